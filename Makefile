@@ -1,0 +1,44 @@
+# DealerCRM: `make demo` to try it, `make test` to run the whole suite.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+DEMO_CUSTOMERS ?= 20000
+DEMO_SEED ?= 42
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test install uv assets messages lint serve worker chromium clean
+
+uv:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+install: uv
+	@$$(command -v uv || echo $(HOME)/.local/bin/uv) sync --frozen
+	@npm ci --no-audit --no-fund --loglevel=error
+	@node scripts/build_assets.mjs
+	@$(PY) -m dealercrm compilemessages --ignore=.venv --ignore=node_modules -v 0
+
+demo: install
+	@$(PY) -m dealercrm migrate --no-input -v 0
+	@$(PY) -m dealercrm demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --if-empty
+	@$(PY) -m dealercrm demo_logins
+	@echo "DealerCRM is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@$(PY) -m dealercrm runserver $(HOST):$(PORT)
+
+test: install
+	@bash scripts/ensure_chromium.sh
+	@$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile
+
+lint:
+	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports
+
+messages:
+	@$(PY) -m dealercrm makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules --ignore=var --no-obsolete
+	@$(PY) -m dealercrm compilemessages --ignore=.venv --ignore=node_modules
+
+worker:
+	@$(PY) -m dealercrm run_huey
+
+clean:
+	rm -rf var .venv node_modules dealercrm/static/vendor

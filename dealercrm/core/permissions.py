@@ -1,0 +1,141 @@
+"""Roles and what each may do.
+
+Roles are fixed by the business, so their permissions live here in code (reviewed, versioned,
+no database look-up per check) rather than in editable Groups. RoleBackend answers
+`user.has_perm("customers.view_full_contact")` from this table.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    SALES_CONSULTANT = "sales_consultant", _("Sales consultant")
+    SERVICE_ADVISOR = "service_advisor", _("Service advisor")
+    CARE_SPECIALIST = "care_specialist", _("Customer care specialist")
+    DEALER_MANAGER = "dealer_manager", _("Dealer manager")
+    DEALER_ADMIN = "dealer_admin", _("Dealer administrator")
+    OEM_ANALYST = "oem_analyst", _("OEM analyst")
+    OEM_ADMIN = "oem_admin", _("OEM administrator")
+    SYSTEM_ADMIN = "system_admin", _("System administrator")
+
+
+DEALER_ROLES = frozenset(
+    {
+        Role.SALES_CONSULTANT,
+        Role.SERVICE_ADVISOR,
+        Role.CARE_SPECIALIST,
+        Role.DEALER_MANAGER,
+        Role.DEALER_ADMIN,
+    }
+)
+NETWORK_ROLES = frozenset({Role.OEM_ANALYST, Role.OEM_ADMIN, Role.SYSTEM_ADMIN})
+
+
+class Perm:
+    """Permission names, as `user.has_perm` takes them."""
+
+    VIEW_CUSTOMER = "customers.view_customer"
+    # Without this a user sees only the customers assigned to them.
+    VIEW_ALL_DEALER_CUSTOMERS = "customers.view_all_dealer_customers"
+    ADD_CUSTOMER = "customers.add_customer"
+    CHANGE_CUSTOMER = "customers.change_customer"
+    DELETE_CUSTOMER = "customers.delete_customer"
+    VIEW_FULL_CONTACT = "customers.view_full_contact"
+    ADD_INTERACTION = "customers.add_interaction"
+    VIEW_VEHICLE = "vehicles.view_vehicle"
+    CHANGE_VEHICLE = "vehicles.change_vehicle"
+    MANAGE_CATALOGUE = "vehicles.manage_catalogue"
+    VIEW_NETWORK = "core.view_network"
+    MANAGE_STAFF = "core.manage_staff"
+    MANAGE_DEALERS = "core.manage_dealers"
+    VIEW_AUDIT_LOG = "core.view_audit_log"
+    MANAGE_API_TOKENS = "core.manage_api_tokens"
+
+
+_CUSTOMER_WORK = {
+    Perm.VIEW_CUSTOMER,
+    Perm.ADD_CUSTOMER,
+    Perm.CHANGE_CUSTOMER,
+    Perm.VIEW_FULL_CONTACT,
+    Perm.ADD_INTERACTION,
+    Perm.VIEW_VEHICLE,
+    Perm.CHANGE_VEHICLE,
+    Perm.MANAGE_API_TOKENS,
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.SALES_CONSULTANT: frozenset(_CUSTOMER_WORK),
+    Role.SERVICE_ADVISOR: frozenset(_CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}),
+    Role.CARE_SPECIALIST: frozenset(_CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}),
+    Role.DEALER_MANAGER: frozenset(
+        _CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.DELETE_CUSTOMER, Perm.VIEW_AUDIT_LOG}
+    ),
+    # The dealer admin runs the dealer's accounts, not its customer relationships.
+    Role.DEALER_ADMIN: frozenset({Perm.MANAGE_STAFF, Perm.VIEW_AUDIT_LOG, Perm.MANAGE_API_TOKENS}),
+    # OEM roles read the whole network; contact details stay masked for them.
+    Role.OEM_ANALYST: frozenset(
+        {Perm.VIEW_CUSTOMER, Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.VIEW_VEHICLE, Perm.VIEW_NETWORK}
+    ),
+    Role.OEM_ADMIN: frozenset(
+        {
+            Perm.VIEW_CUSTOMER,
+            Perm.VIEW_ALL_DEALER_CUSTOMERS,
+            Perm.VIEW_VEHICLE,
+            Perm.VIEW_NETWORK,
+            Perm.MANAGE_DEALERS,
+            Perm.MANAGE_STAFF,
+            Perm.MANAGE_CATALOGUE,
+            Perm.VIEW_AUDIT_LOG,
+            Perm.MANAGE_API_TOKENS,
+        }
+    ),
+    Role.SYSTEM_ADMIN: frozenset(
+        _CUSTOMER_WORK
+        | {
+            Perm.VIEW_ALL_DEALER_CUSTOMERS,
+            Perm.DELETE_CUSTOMER,
+            Perm.VIEW_NETWORK,
+            Perm.MANAGE_DEALERS,
+            Perm.MANAGE_STAFF,
+            Perm.MANAGE_CATALOGUE,
+            Perm.VIEW_AUDIT_LOG,
+        }
+    ),
+}
+
+
+def permissions_for_role(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+class RoleBackend:
+    """Authenticates by username and password like ModelBackend; answers permissions by role."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):  # noqa: ANN001
+        from django.contrib.auth.backends import ModelBackend
+
+        return ModelBackend().authenticate(request, username=username, password=password, **kwargs)
+
+    def get_user(self, user_id):  # noqa: ANN001
+        from django.contrib.auth import get_user_model
+
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.get(pk=user_id)
+        except user_model.DoesNotExist:
+            return None
+        return user if user.is_active else None
+
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:  # noqa: ANN001
+        if not user_obj.is_active or user_obj.is_anonymous:
+            return set()
+        return set(permissions_for_role(user_obj.role))
+
+    def has_perm(self, user_obj, perm: str, obj=None) -> bool:  # noqa: ANN001
+        return perm in self.get_all_permissions(user_obj, obj)
+
+    def has_module_perms(self, user_obj, app_label: str) -> bool:  # noqa: ANN001
+        return any(p.startswith(app_label + ".") for p in self.get_all_permissions(user_obj))

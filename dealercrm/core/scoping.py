@@ -1,0 +1,39 @@
+"""Which dealers a user may see, and the look-up helpers that answer 404 for everything else."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from .models import Dealer, User
+from .permissions import Perm, Role
+from .tenancy import DealerScope
+
+
+def scope_for_user(user: User) -> DealerScope:
+    """A dealer user sees their dealer; an OEM user every dealer of the brand; a system admin all."""
+    if not user.is_active:
+        return DealerScope.nothing()
+    if user.role == Role.SYSTEM_ADMIN:
+        return DealerScope(dealer_ids=None, is_network=True, user_id=user.pk)
+    if user.has_perm(Perm.VIEW_NETWORK) and user.brand_id:
+        ids = Dealer.objects.filter(brand_id=user.brand_id).values_list("id", flat=True)
+        return DealerScope(dealer_ids=frozenset(ids), is_network=True, user_id=user.pk)
+    if user.dealer_id:
+        return DealerScope(dealer_ids=frozenset({user.dealer_id}), user_id=user.pk)
+    return DealerScope(dealer_ids=frozenset(), user_id=user.pk)
+
+
+def visible_dealers(user: User):  # noqa: ANN201
+    """Dealers the user may see, as a queryset."""
+    scope = scope_for_user(user)
+    qs = Dealer.objects.select_related("region", "group")
+    if scope.dealer_ids is None:
+        return qs
+    return qs.filter(id__in=scope.dealer_ids)
+
+
+def get_dealer_for_user(user: User, dealer_id: int) -> Dealer:
+    try:
+        return visible_dealers(user).get(pk=dealer_id)
+    except Dealer.DoesNotExist as exc:
+        raise Http404 from exc

@@ -1,0 +1,62 @@
+"""Search keys: one row per way a customer can be found, so every query is a B-tree range."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from dealercrm.core.tenancy import DealerOwnedModel
+
+
+class KeyKind(models.IntegerChoices):
+    """What a key holds. The query router picks kinds by the shape of what was typed."""
+
+    NAME = 1  # every suffix of the name (lower-case): prefix and substring search
+    PINYIN = 2  # full pinyin, no spaces: zhangsan
+    INITIALS = 3  # pinyin initials: zs
+    PHONE = 4  # national significant number: 13812341234
+    PHONE_TAIL = 5  # the same, reversed: a tail (尾号) becomes a prefix
+    VIN = 6  # the VIN
+    VIN_TAIL = 7  # the VIN reversed
+    PLATE = 8  # every suffix of the plate: any part of it becomes a prefix
+    LATIN_NAME = 9  # Latin name, lower-case, no spaces
+    ID_HASH = 10  # keyed hash of the resident ID number (exact match only)
+
+
+class ByteOrderCharField(models.CharField):
+    """A CharField compared byte by byte on every engine, so a prefix is one B-tree range.
+
+    SQLite compares with BINARY already; PostgreSQL gets the "C" collation (a locale collation
+    would neither order by code point nor let `term >= x AND term < x || U+10FFFF` use the index).
+    """
+
+    def db_parameters(self, connection):  # noqa: ANN001, ANN201
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
+class SearchKey(DealerOwnedModel):
+    """A term under which a customer is found. Rebuilt whenever its source fields change."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # Set for plate and VIN keys, so a result can say which car matched.
+    vehicle = models.ForeignKey(
+        "vehicles.Vehicle",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    kind = models.PositiveSmallIntegerField(choices=KeyKind.choices)
+    term = ByteOrderCharField(max_length=64)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["dealer", "kind", "term"], name="searchkey_lookup"),
+            models.Index(fields=["dealer", "customer"], name="searchkey_customer"),
+            models.Index(fields=["dealer", "vehicle"], name="searchkey_vehicle"),
+        ]

@@ -180,3 +180,5 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ install: uv
 	@$$(command -v uv || echo $(HOME)/.local/bin/uv) sync --frozen
 	@npm ci --no-audit --no-fund --loglevel=error
 	@node scripts/build_assets.mjs
-	@$(PY) -m dealercrm compilemessages --ignore=.venv --ignore=node_modules -v 0
+	@$(PY) scripts/compile_messages.py
 
 demo: install
 	@$(PY) -m dealercrm migrate --no-input -v 0
@@ -35,7 +35,7 @@ lint:
 
 messages:
 	@$(PY) -m dealercrm makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules --ignore=var --no-obsolete
-	@$(PY) -m dealercrm compilemessages --ignore=.venv --ignore=node_modules
+	@$(PY) scripts/compile_messages.py
 
 worker:
 	@$(PY) -m dealercrm run_huey

@@ -13,7 +13,7 @@ uv:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
 
 install: uv
-	@$$(command -v uv || echo $(HOME)/.local/bin/uv) sync --frozen
+	@$$(command -v uv || echo $(HOME)/.local/bin/uv) sync --frozen --quiet
 	@npm ci --no-audit --no-fund --loglevel=error
 	@node scripts/build_assets.mjs
 	@$(PY) scripts/compile_messages.py

@@ -9,7 +9,10 @@ const files = {
   "@tabler/core/dist/css/tabler.min.css": "tabler/tabler.min.css",
   "@tabler/core/dist/js/tabler.min.js": "tabler/tabler.min.js",
   "@tabler/icons-webfont/dist/tabler-icons.min.css": "tabler-icons/tabler-icons.min.css",
-  "@tabler/icons-webfont/dist/fonts": "tabler-icons/fonts",
+  // Only the regular weight the stylesheet names (the other weights are 8 MB more).
+  "@tabler/icons-webfont/dist/fonts/tabler-icons.woff2": "tabler-icons/fonts/tabler-icons.woff2",
+  "@tabler/icons-webfont/dist/fonts/tabler-icons.woff": "tabler-icons/fonts/tabler-icons.woff",
+  "@tabler/icons-webfont/dist/fonts/tabler-icons.ttf": "tabler-icons/fonts/tabler-icons.ttf",
   "htmx.org/dist/htmx.min.js": "htmx/htmx.min.js",
   "alpinejs/dist/cdn.min.js": "alpinejs/alpine.min.js",
   "echarts/dist/echarts.min.js": "echarts/echarts.min.js",

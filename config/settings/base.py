@@ -30,7 +30,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = get_from_env("SECRET_KEY", "dev-insecure-secret-key-change-me")
 # Separate keys: one encrypts ID numbers (Fernet), one makes the keyed hash used for look-ups.
 FIELD_ENCRYPTION_KEY = get_from_env(
-    "FIELD_ENCRYPTION_KEY", "Zm9yLWRldmVsb3BtZW50LW9ubHktMzItYnl0ZXMta2V5IQ=="
+    "FIELD_ENCRYPTION_KEY", "Zm9yLWRldmVsb3BtZW50LW9ubHktMzItYnl0ZS1rZXk="
 )
 SEARCH_HASH_KEY = get_from_env("SEARCH_HASH_KEY", "dev-only-hash-key")
 ALLOWED_HOSTS = [

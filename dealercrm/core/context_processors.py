@@ -1,8 +1,78 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from django.conf import settings
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from .permissions import Perm
+
+
+@dataclass
+class NavItem:
+    key: str
+    label: str
+    icon: str
+    url: str = ""
+    children: list[NavItem] = field(default_factory=list)
+
+
+def _url(name: str) -> str:
+    # Other apps add their pages over time; a missing one just leaves its menu entry out.
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""
+
+
+def navigation(user) -> list[NavItem]:  # noqa: ANN001
+    """The main menu: only what the role may open."""
+    items = [NavItem("workspace", _("Workspace"), "ti-layout-dashboard", _url("core:workspace"))]
+    if user.has_perm(Perm.VIEW_CUSTOMER):
+        items.append(NavItem("customers", _("Customers"), "ti-users", _url("customers:list")))
+    if user.has_perm(Perm.VIEW_VEHICLE) or user.has_perm(Perm.MANAGE_CATALOGUE):
+        items.append(
+            NavItem("vehicles", _("Vehicle catalogue"), "ti-car", _url("vehicles:catalogue"))
+        )
+    org: list[NavItem] = []
+    if user.has_perm(Perm.VIEW_NETWORK):
+        org.append(NavItem("dealers", _("Dealers"), "ti-building-store", _url("core:dealer_list")))
+    if user.has_perm(Perm.MANAGE_DEALERS):
+        org.append(NavItem("regions", _("Regions"), "ti-map-2", _url("core:region_list")))
+        org.append(NavItem("groups", _("Dealer groups"), "ti-building", _url("core:group_list")))
+    if user.has_perm(Perm.MANAGE_STAFF):
+        org.append(NavItem("staff", _("Staff"), "ti-id-badge-2", _url("core:staff_list")))
+    if org:
+        items.append(NavItem("organisation", _("Organisation"), "ti-sitemap", children=org))
+    if user.has_perm(Perm.VIEW_AUDIT_LOG):
+        items.append(NavItem("audit", _("Audit log"), "ti-history", _url("core:audit_log")))
+    return [item for item in items if item.url or item.children]
+
+
+def _active_key(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ""
+    if match.namespace and match.namespace != "core":
+        return match.namespace
+    name = match.url_name or ""
+    if name == "workspace":
+        return "workspace"
+    if name.startswith("audit"):
+        return "audit"
+    for key in ("region", "group", "dealer", "staff"):
+        if name.startswith(key):
+            return "organisation"
+    return ""
 
 
 def shell(request: HttpRequest) -> dict:
     """What the page shell (navigation, search box, language switch) needs on every page."""
-    return {}
+    context: dict = {"shell_languages": settings.LANGUAGES}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        context["shell_nav"] = navigation(user)
+        context["shell_active"] = _active_key(request)
+    return context

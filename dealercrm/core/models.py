@@ -36,6 +36,8 @@ class Region(models.Model):
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="regions")
     code = models.SlugField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=100)
+    # Deactivated rather than deleted: dealers and history still point to it.
+    is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("region")
@@ -51,6 +53,7 @@ class DealerGroup(models.Model):
 
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="dealer_groups")
     name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("dealer group")
@@ -161,8 +164,8 @@ class User(AbstractUser):
             # A dealer role needs a dealer; a network role has none.
             models.CheckConstraint(
                 condition=(
-                    models.Q(role__in=[r.value for r in DEALER_ROLES], dealer__isnull=False)
-                    | models.Q(role__in=[r.value for r in NETWORK_ROLES], dealer__isnull=True)
+                    models.Q(role__in=sorted(r.value for r in DEALER_ROLES), dealer__isnull=False)
+                    | models.Q(role__in=sorted(r.value for r in NETWORK_ROLES), dealer__isnull=True)
                     | models.Q(role="")
                 ),
                 name="user_role_matches_dealer",

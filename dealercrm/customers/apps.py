@@ -6,3 +6,9 @@ class CustomersConfig(AppConfig):
     name = "dealercrm.customers"
     label = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from .selectors import interaction_timeline
+        from .timeline import register_timeline_provider
+
+        register_timeline_provider(interaction_timeline)

@@ -71,6 +71,17 @@ class ConsentChannel(models.TextChoices):
     MAIL = "mail", _("Direct mail")
 
 
+class CallOutcome(models.TextChoices):
+    """How a logged phone call ended (kept in Interaction.outcome)."""
+
+    REACHED = "reached", _("Reached the customer")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Line busy")
+    CALL_BACK = "call_back", _("Asked to call back")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+
+
 class CustomerQuerySet(DealerScopedQuerySet):
     def visible_to(self, user) -> CustomerQuerySet:  # noqa: ANN001
         """Rows this user may see: all of the scope's, or only their own without the permission."""

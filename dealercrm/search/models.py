@@ -10,16 +10,18 @@ from dealercrm.core.tenancy import DealerOwnedModel
 class KeyKind(models.IntegerChoices):
     """What a key holds. The query router picks kinds by the shape of what was typed."""
 
-    NAME = 1  # every suffix of the name (lower-case): prefix and substring search
+    NAME = 1  # the whole name, lower-case, no spaces: prefix search
     PINYIN = 2  # full pinyin, no spaces: zhangsan
     INITIALS = 3  # pinyin initials: zs
     PHONE = 4  # national significant number: 13812341234
     PHONE_TAIL = 5  # the same, reversed: a tail (尾号) becomes a prefix
     VIN = 6  # the VIN
     VIN_TAIL = 7  # the VIN reversed
-    PLATE = 8  # every suffix of the plate: any part of it becomes a prefix
+    PLATE = 8  # the whole plate: prefix search
     LATIN_NAME = 9  # Latin name, lower-case, no spaces
     ID_HASH = 10  # keyed hash of the resident ID number (exact match only)
+    NAME_INNER = 11  # every suffix of the name after its first character: substring search
+    PLATE_INNER = 12  # every suffix of the plate after its first character (2+ characters)
 
 
 class ByteOrderCharField(models.CharField):

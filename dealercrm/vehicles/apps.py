@@ -6,3 +6,11 @@ class VehiclesConfig(AppConfig):
     name = "dealercrm.vehicles"
     label = "vehicles"
     verbose_name = _("Vehicles")
+
+    def ready(self) -> None:
+        from dealercrm.customers.timeline import register_timeline_provider
+
+        from .timeline import mileage_timeline, ownership_timeline
+
+        register_timeline_provider(ownership_timeline)
+        register_timeline_provider(mileage_timeline)

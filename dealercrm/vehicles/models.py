@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dealercrm.core.tenancy import DealerOwnedModel
+from dealercrm.core.tenancy import DealerOwnedModel, DealerScopedManager, DealerScopedQuerySet
 
 
 class BodyType(models.TextChoices):
@@ -58,6 +58,24 @@ class CarModel(models.Model):
         return f"{self.make} {self.series} {self.name} {self.model_year}"
 
 
+class VehicleQuerySet(DealerScopedQuerySet):
+    def visible_to(self, user) -> VehicleQuerySet:  # noqa: ANN001
+        """Vehicles whose owner the user may see (Customer.objects.visible_to): all of the
+        scope's with the permission to see every customer, else those of the user's customers."""
+        from dealercrm.core.permissions import Perm
+
+        if user.has_perm(Perm.VIEW_ALL_DEALER_CUSTOMERS):
+            return self
+        return self.filter(owner__assigned_consultant_id=user.pk)
+
+    def with_related(self) -> VehicleQuerySet:
+        return self.select_related("car_model", "owner")
+
+
+class VehicleManager(DealerScopedManager.from_queryset(VehicleQuerySet)):  # type: ignore[misc]
+    pass
+
+
 class Vehicle(DealerOwnedModel):
     """One car known to the dealer, by VIN. Its owner is the current VehicleOwnership."""
 
@@ -93,8 +111,11 @@ class Vehicle(DealerOwnedModel):
         verbose_name=_("owner"),
         db_index=False,
     )
+    # Optimistic lock: a save carries the version it read; a stale version is refused.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = VehicleManager()
 
     class Meta:
         verbose_name = _("vehicle")

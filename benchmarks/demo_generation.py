@@ -1,0 +1,131 @@
+"""Demo generation speed: customers per second on a fresh database.
+
+    uv run python benchmarks/demo_generation.py --customers 100000 --engine sqlite
+    uv run python benchmarks/demo_generation.py --customers 1000000 --engine postgresql
+
+SQLite runs in a new temporary directory; PostgreSQL in the database "bench_demo" (dropped and
+created again; server from --pg-url). Prints one JSON line: the figures for docs/benchmarks.md,
+with the machine (nproc, CPU model, RAM), the load average around the run and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+    except (OSError, StopIteration):
+        mem_kb = 0
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+    }
+
+
+def _cpu(before: resource.struct_rusage, after: resource.struct_rusage) -> float:
+    return round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
+
+
+def fresh_postgresql(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--today", default="2026-06-30")
+    parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_demo")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    tmp = None
+    if args.engine == "sqlite":
+        os.environ.pop("DATABASE_URL", None)
+        tmp = tempfile.TemporaryDirectory(prefix="bench_demo_")
+        os.environ["DEALERCRM_VAR_DIR"] = tmp.name
+    else:
+        fresh_postgresql(args.pg_url)
+        os.environ["DATABASE_URL"] = args.pg_url
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from dealercrm.demo.runner import run_demo
+
+    call_command("migrate", verbosity=0, skip_checks=True)
+    load_before = os.getloadavg()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = run_demo(
+        customers=args.customers, seed=args.seed, today=dt.date.fromisoformat(args.today)
+    )
+    wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    size = None
+    if tmp is not None:
+        size = sum(f.stat().st_size for f in Path(tmp.name).glob("dealercrm.sqlite3*"))
+    print(
+        json.dumps(
+            {
+                "benchmark": "demo_generation",
+                "engine": args.engine,
+                "customers": args.customers,
+                "seconds": round(wall, 1),
+                "customers_per_second": round(args.customers / wall),
+                # The writing process, and the generating child (see dealercrm.demo.runner).
+                "cpu_seconds_writer": _cpu(cpu_before, cpu_after),
+                "cpu_seconds_generator": _cpu(children_before, children_after),
+                "rows": result.rows,
+                "total_rows": sum(result.rows.values()),
+                "write_seconds": result.write_seconds,
+                "sqlite_bytes": size,
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "machine": machine(),
+                "date": dt.datetime.now().isoformat(timespec="seconds"),
+            },
+            ensure_ascii=False,
+        )
+    )
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Generators of the demo network, one module per app.
+
+How a run goes (dealercrm.demo.runner.run_demo):
+
+1. `org.build_org` makes the organisation through the ORM: brand, regions, dealer groups,
+   12 dealers, departments, staff for every role, tags and the model catalogue. It returns an
+   `Org` of plain facts (ids, staff per role, catalogue) for the chunk generators.
+2. The customers are made in chunks of `CHUNK_SIZE`. For each chunk, every generator of
+   `CHUNK_GENERATORS` runs in turn: it reads the facts earlier generators left on the `Chunk`
+   (`chunk.customers`, `chunk.vehicles`, `chunk.extras`), adds its own, and returns `Rows`
+   (model, attnames, tuples) which the runner writes at once, set-based (executemany on SQLite,
+   COPY on PostgreSQL), in one transaction per chunk.
+
+Adding a generator (leads, service visits, complaints …) takes three steps:
+
+- write `dealercrm/demo/generators/<app>.py` with a function
+  `generate(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[Rows]` and a
+  `ChunkGenerator(name, stage, generate, models)` (models: the tables it fills); take ids with `ctx.ids.start(Model)` and hand back the
+  next free one with `ctx.ids.finish(Model, next_id)`; format dates with `ctx.day(ordinal)` and
+  timestamps with `ctx.moment(ordinal, minute_utc)`; draw randomness only from `rng` (seeded
+  per generator name and chunk, so a new generator changes nothing another one makes);
+- append it to `CHUNK_GENERATORS` below, after the generators whose facts it reads;
+- give it a stage: one of `STAGES` (each stage is a progress bar), or a new one added there.
+
+Generation may run in a forked child process while the parent writes (see runner): a
+generator must not touch the database; everything it needs is in `ctx` (org, pools, ids).
+
+Rules: no ORM saves per row; no iteration over sets or dicts whose order is not fixed; no clock
+(use `ctx.today`); every value plain (str, int, bool, None) so one tuple suits both engines.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    CHUNK_SIZE,
+    Chunk,
+    ChunkGenerator,
+    CustomerFacts,
+    DemoContext,
+    Org,
+    Rows,
+    VehicleFacts,
+)
+from .customers import CUSTOMERS, INTERACTIONS
+from .search import SEARCH_KEYS
+from .vehicles import MILEAGE, VEHICLES
+
+# Progress bars, in order: (stage, label). Labels are translated by the command.
+STAGES: tuple[str, ...] = ("customers", "vehicles", "history", "search")
+
+CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
+    CUSTOMERS,
+    VEHICLES,
+    INTERACTIONS,
+    MILEAGE,
+    SEARCH_KEYS,
+)
+
+__all__ = [
+    "CHUNK_GENERATORS",
+    "CHUNK_SIZE",
+    "STAGES",
+    "Chunk",
+    "ChunkGenerator",
+    "CustomerFacts",
+    "DemoContext",
+    "Org",
+    "Rows",
+    "VehicleFacts",
+]

@@ -1,0 +1,141 @@
+"""What every role may and may not do: the has_perm table, written out so a change is deliberate.
+
+The expected table is typed here by hand, not derived from ROLE_PERMISSIONS: widening a role
+must change this file too, in the same review.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dealercrm.core.permissions import (
+    DEALER_ROLES,
+    NETWORK_ROLES,
+    ROLE_PERMISSIONS,
+    Perm,
+    Role,
+    permissions_for_role,
+)
+
+pytestmark = pytest.mark.django_db
+
+COLUMNS = [
+    Perm.VIEW_CUSTOMER,  # VC
+    Perm.VIEW_ALL_DEALER_CUSTOMERS,  # VA
+    Perm.ADD_CUSTOMER,  # AC
+    Perm.CHANGE_CUSTOMER,  # CC
+    Perm.DELETE_CUSTOMER,  # DC
+    Perm.VIEW_FULL_CONTACT,  # FC
+    Perm.ADD_INTERACTION,  # AI
+    Perm.VIEW_VEHICLE,  # VV
+    Perm.CHANGE_VEHICLE,  # CV
+    Perm.MANAGE_CATALOGUE,  # MC
+    Perm.VIEW_NETWORK,  # VN
+    Perm.MANAGE_STAFF,  # MS
+    Perm.MANAGE_DEALERS,  # MD
+    Perm.VIEW_AUDIT_LOG,  # AL
+    Perm.MANAGE_API_TOKENS,  # AT
+]
+
+# fmt: off
+#                                VC VA AC CC DC FC AI VV CV MC VN MS MD AL AT
+TABLE = {
+    Role.SALES_CONSULTANT:      "x  .  x  x  .  x  x  x  x  .  .  .  .  .  x",
+    Role.SERVICE_ADVISOR:       "x  x  x  x  .  x  x  x  x  .  .  .  .  .  x",
+    Role.CARE_SPECIALIST:       "x  x  x  x  .  x  x  x  x  .  .  .  .  .  x",
+    Role.DEALER_MANAGER:        "x  x  x  x  x  x  x  x  x  .  .  .  .  x  x",
+    Role.DEALER_ADMIN:          ".  .  .  .  .  .  .  .  .  .  .  x  .  x  x",
+    Role.OEM_ANALYST:           "x  x  .  .  .  .  .  x  .  .  x  .  .  .  .",
+    Role.OEM_ADMIN:             "x  x  .  .  .  .  .  x  .  x  x  x  x  x  x",
+    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x  x  x  x  x  x",
+}
+# fmt: on
+
+CASES = [
+    (role, perm, mark == "x")
+    for role, row in TABLE.items()
+    for perm, mark in zip(COLUMNS, row.split(), strict=True)
+]
+
+
+@pytest.fixture
+def user_of(make_user):
+    made = {}
+
+    def _user(role):
+        if role not in made:
+            made[role] = make_user(role)
+        return made[role]
+
+    return _user
+
+
+def test_the_table_covers_every_role_and_every_permission():
+    assert set(TABLE) == set(Role)
+    every_perm = {v for k, v in vars(Perm).items() if k.isupper()}
+    assert set(COLUMNS) == every_perm
+    assert set(ROLE_PERMISSIONS) == set(Role)
+    # No role holds a permission that is not a Perm constant (a typo would never match a check).
+    assert set().union(*ROLE_PERMISSIONS.values()) <= every_perm
+
+
+def test_every_role_is_either_a_dealer_role_or_a_network_role():
+    assert set(Role) == DEALER_ROLES | NETWORK_ROLES
+    assert not DEALER_ROLES & NETWORK_ROLES
+
+
+@pytest.mark.parametrize(
+    ("role", "perm", "allowed"),
+    CASES,
+    ids=[f"{role.value}-{perm}-{'may' if ok else 'may not'}" for role, perm, ok in CASES],
+)
+def test_role_may_or_may_not(role, perm, allowed, user_of):
+    # Given an active member of staff with the role, when asked through Django's has_perm …
+    user = user_of(role)
+    # … then the answer is the table's.
+    assert user.has_perm(perm) is allowed
+
+
+@pytest.mark.parametrize("role", [Role.OEM_ANALYST, Role.OEM_ADMIN])
+def test_oem_roles_never_see_full_contacts(role, user_of):
+    assert not user_of(role).has_perm(Perm.VIEW_FULL_CONTACT)
+    assert Perm.VIEW_FULL_CONTACT not in permissions_for_role(role)
+
+
+@pytest.mark.parametrize("role", [Role.SALES_CONSULTANT, Role.OEM_ANALYST])
+def test_only_managers_and_admins_read_the_audit_log(role, user_of):
+    assert not user_of(role).has_perm(Perm.VIEW_AUDIT_LOG)
+
+
+def test_a_dealer_admin_runs_accounts_not_customers(user_of):
+    admin = user_of(Role.DEALER_ADMIN)
+    assert admin.has_perm(Perm.MANAGE_STAFF)
+    assert not admin.has_perm(Perm.VIEW_CUSTOMER)
+    assert not admin.has_perm(Perm.MANAGE_DEALERS)
+
+
+def test_an_inactive_user_may_do_nothing(make_user):
+    user = make_user(Role.DEALER_MANAGER, is_active=False)
+    assert not any(user.has_perm(perm) for perm in COLUMNS)
+    assert user.get_all_permissions() == set()
+
+
+def test_a_user_without_a_role_may_do_nothing(brand):
+    from tests.core.factories import UserFactory
+
+    user = UserFactory(role="", dealer=None, brand=brand)
+    assert not any(user.has_perm(perm) for perm in COLUMNS)
+
+
+def test_an_anonymous_visitor_may_do_nothing():
+    from django.contrib.auth.models import AnonymousUser
+
+    assert not any(AnonymousUser().has_perm(perm) for perm in COLUMNS)
+
+
+def test_module_permissions_follow_the_role(user_of):
+    assert user_of(Role.SALES_CONSULTANT).has_module_perms("customers")
+    assert user_of(Role.SALES_CONSULTANT).has_module_perms("vehicles")
+    assert not user_of(Role.DEALER_ADMIN).has_module_perms("customers")
+    assert not user_of(Role.DEALER_ADMIN).has_module_perms("vehicles")
+    assert user_of(Role.OEM_ANALYST).has_module_perms("core")

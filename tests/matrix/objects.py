@@ -1,0 +1,220 @@
+"""What each `<entity>_id` in a URL or API path stands for, and how to make one for the matrix.
+
+The tenancy matrix fills every id in every route from this registry. A route whose id has no
+entry here fails the matrix with a message pointing to this file: that is how a new kind of
+object cannot slip past the tenancy checks. To add one, write a maker (it gets a MakeContext and
+returns the new object's id) and register it in OBJECTS with its owner:
+
+- "dealer":  the object belongs to ctx.dealer; a user of another dealer must get 404;
+- "brand":   it belongs to the brand (regions, dealer groups); another brand's user gets 404;
+- "network": shared by everyone (the model catalogue); no 404 check.
+
+Makers write with the ORM directly (no services, no other app's factories), so the matrix only
+depends on the models and keeps working while the apps change.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, User
+from dealercrm.core.permissions import Role
+from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
+from dealercrm.vehicles.models import CarModel, MileageReading, Vehicle, VehicleOwnership
+
+_serial = itertools.count(1)
+
+
+@dataclass
+class MakeContext:
+    """Where to make objects, and for whom (the user who will ask for them)."""
+
+    brand: Brand
+    dealer: Dealer
+    user: User
+    made: dict[str, int] = field(default_factory=dict)
+
+    def get_or_make(self, kwarg: str) -> int:
+        if kwarg not in self.made:
+            self.made[kwarg] = OBJECTS[kwarg].make(self)
+        return self.made[kwarg]
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    make: Callable[[MakeContext], int]
+    owner: Literal["dealer", "brand", "network"]
+
+
+# --- VINs with a right ISO 3779 check digit, so pages that decode them see a real one ---------
+
+_VIN_VALUES = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def valid_vin(serial: int) -> str:
+    body = f"LFV2A21K0R{serial % 10_000_000:07d}"  # WMI of a Chinese maker, model year R (2024)
+    remainder = sum(_VIN_VALUES[c] * w for c, w in zip(body, _VIN_WEIGHTS, strict=True)) % 11
+    return body[:8] + ("X" if remainder == 10 else str(remainder)) + body[9:]
+
+
+# --- makers -----------------------------------------------------------------------------------
+
+
+def _dealer_user_or_none(ctx: MakeContext) -> User | None:
+    return ctx.user if ctx.user.dealer_id == ctx.dealer.pk else None
+
+
+def make_customer(ctx: MakeContext) -> int:
+    n = next(_serial)
+    # Assigned to the asking user, so a sales consultant (who sees only their own) sees it too.
+    customer = Customer.objects.create(
+        dealer=ctx.dealer,
+        name=f"矩阵客户{n}",
+        assigned_consultant=_dealer_user_or_none(ctx),
+    )
+    CustomerPhone.objects.create(
+        dealer=ctx.dealer, customer=customer, number=f"+86138{n % 100_000_000:08d}", is_primary=True
+    )
+    return customer.pk
+
+
+def make_car_model(ctx: MakeContext) -> int:
+    n = next(_serial)
+    return CarModel.objects.create(
+        brand=ctx.brand,
+        make="极光",
+        series="星辰",
+        name=f"矩阵版{n}",
+        model_year=2025,
+        body_type="suv",
+        powertrain="bev",
+        seats=5,
+        list_price=Decimal("199800.00"),
+    ).pk
+
+
+def make_vehicle(ctx: MakeContext) -> int:
+    n = next(_serial)
+    owner_id = ctx.get_or_make("customer_id")
+    vehicle = Vehicle.objects.create(
+        dealer=ctx.dealer,
+        vin=valid_vin(n),
+        car_model_id=ctx.get_or_make("car_model_id"),
+        plate=f"沪A{n % 100_000:05d}",
+        owner_id=owner_id,
+        current_mileage_km=12_000,
+    )
+    VehicleOwnership.objects.create(
+        dealer=ctx.dealer, vehicle=vehicle, customer_id=owner_id, started_on="2024-05-01"
+    )
+    MileageReading.objects.create(
+        dealer=ctx.dealer, vehicle=vehicle, km=12_000, read_on="2025-05-01", source="service"
+    )
+    return vehicle.pk
+
+
+def make_staff_member(ctx: MakeContext) -> int:
+    n = next(_serial)
+    user = User(
+        username=f"matrix-staff-{n}",
+        display_name=f"矩阵员工{n}",
+        role=Role.SALES_CONSULTANT,
+        dealer=ctx.dealer,
+        brand=ctx.brand,
+    )
+    user.set_password("pass-Word-123")
+    user.save()
+    return user.pk
+
+
+def make_dealer(ctx: MakeContext) -> int:
+    return ctx.dealer.pk
+
+
+def make_region(ctx: MakeContext) -> int:
+    return ctx.dealer.region_id
+
+
+def make_dealer_group(ctx: MakeContext) -> int:
+    return DealerGroup.objects.create(brand=ctx.brand, name=f"矩阵集团{next(_serial)}").pk
+
+
+def make_department(ctx: MakeContext) -> int:
+    department, _ = Department.objects.get_or_create(
+        dealer=ctx.dealer, kind=Department.Kind.SALES, defaults={"name": "销售部"}
+    )
+    return department.pk
+
+
+def make_api_token(ctx: MakeContext) -> int:
+    # A token of the asking user: token pages act on one's own tokens.
+    key = ApiToken.generate_key()
+    return ApiToken.objects.create(
+        user=ctx.user, name="matrix", prefix=key[:8], key_hash=ApiToken.hash_key(key)
+    ).pk
+
+
+def make_interaction(ctx: MakeContext) -> int:
+    return Interaction.objects.create(
+        dealer=ctx.dealer,
+        customer_id=ctx.get_or_make("customer_id"),
+        kind=Interaction.Kind.NOTE,
+        author=ctx.user,
+        body="矩阵备注",
+    ).pk
+
+
+def make_tag(ctx: MakeContext) -> int:
+    return Tag.objects.create(dealer=ctx.dealer, name=f"矩阵标签{next(_serial)}").pk
+
+
+def make_mileage_reading(ctx: MakeContext) -> int:
+    vehicle_id = ctx.get_or_make("vehicle_id")
+    return MileageReading.objects.filter(vehicle_id=vehicle_id).values_list("pk", flat=True)[0]
+
+
+def make_audit_event(ctx: MakeContext) -> int:
+    return AuditEvent.objects.create(
+        dealer=ctx.dealer,
+        actor=ctx.user,
+        action=AuditEvent.Action.CHANGE,
+        target_type="customers.customer",
+        target_id="1",
+    ).pk
+
+
+OBJECTS: dict[str, ObjectKind] = {
+    "customer_id": ObjectKind(make_customer, "dealer"),
+    "car_model_id": ObjectKind(make_car_model, "network"),
+    "vehicle_id": ObjectKind(make_vehicle, "dealer"),
+    "user_id": ObjectKind(make_staff_member, "dealer"),
+    "staff_id": ObjectKind(make_staff_member, "dealer"),
+    "dealer_id": ObjectKind(make_dealer, "dealer"),
+    "region_id": ObjectKind(make_region, "brand"),
+    "group_id": ObjectKind(make_dealer_group, "brand"),
+    "dealer_group_id": ObjectKind(make_dealer_group, "brand"),
+    "department_id": ObjectKind(make_department, "dealer"),
+    "token_id": ObjectKind(make_api_token, "dealer"),
+    "interaction_id": ObjectKind(make_interaction, "dealer"),
+    "tag_id": ObjectKind(make_tag, "dealer"),
+    "reading_id": ObjectKind(make_mileage_reading, "dealer"),
+    "mileage_reading_id": ObjectKind(make_mileage_reading, "dealer"),
+    "event_id": ObjectKind(make_audit_event, "dealer"),
+}
+
+# Query parameters a page needs to answer 200, by URL name: {parameter: registry kwarg}.
+PAGE_QUERY: dict[str, dict[str, str]] = {
+    "vehicles:create": {"customer": "customer_id"},
+}

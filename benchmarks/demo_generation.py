@@ -66,6 +66,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--today", default="2026-06-30")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_demo")
+    parser.add_argument(
+        "--var-dir",
+        help="SQLite: keep the database in this (empty) directory instead of a temporary one, "
+        "e.g. to run benchmarks/search.py on it afterwards",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -73,8 +78,14 @@ def main() -> None:
     tmp = None
     if args.engine == "sqlite":
         os.environ.pop("DATABASE_URL", None)
-        tmp = tempfile.TemporaryDirectory(prefix="bench_demo_")
-        os.environ["DEALERCRM_VAR_DIR"] = tmp.name
+        if args.var_dir:
+            Path(args.var_dir).mkdir(parents=True, exist_ok=True)
+            os.environ["DEALERCRM_VAR_DIR"] = args.var_dir
+            var_dir = Path(args.var_dir)
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="bench_demo_")
+            os.environ["DEALERCRM_VAR_DIR"] = tmp.name
+            var_dir = Path(tmp.name)
     else:
         fresh_postgresql(args.pg_url)
         os.environ["DATABASE_URL"] = args.pg_url
@@ -98,8 +109,8 @@ def main() -> None:
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     size = None
-    if tmp is not None:
-        size = sum(f.stat().st_size for f in Path(tmp.name).glob("dealercrm.sqlite3*"))
+    if args.engine == "sqlite":
+        size = sum(f.stat().st_size for f in var_dir.glob("dealercrm.sqlite3*"))
     print(
         json.dumps(
             {

@@ -154,6 +154,20 @@ def make_org() -> tuple[Brand, list[Dealer]]:
     return brand, dealers
 
 
+def make_users_for_existing_dealers() -> None:
+    """The benchmark's users on a database the demo generator (or benchmarks/demo_generation.py)
+    filled: one manager per existing dealer and an OEM analyst of the brand."""
+    dealers = list(Dealer.objects.order_by("id"))
+    for i, dealer in enumerate(dealers):
+        User.objects.get_or_create(
+            username=f"bench-manager-{i}",
+            defaults={"role": Role.DEALER_MANAGER, "dealer": dealer, "brand": dealer.brand},
+        )
+    User.objects.get_or_create(
+        username="bench-oem", defaults={"role": Role.OEM_ANALYST, "brand": dealers[0].brand}
+    )
+
+
 def person_name(rng: random.Random) -> str:
     given = "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2, 2))))
     return rng.choice(SURNAMES) + given
@@ -469,6 +483,7 @@ def main() -> None:
     p_load.add_argument("--customers", type=int, default=1_000_000)
     p_load.add_argument("--seed", type=int, default=1)
     p_load.add_argument("--use-demo", action="store_true")
+    sub.add_parser("users", help="only add the benchmark's users to a loaded demo database")
     p_run = sub.add_parser("run")
     p_run.add_argument("--seed", type=int, default=7)
     p_run.add_argument("--per-kind", type=int, default=40)
@@ -480,6 +495,9 @@ def main() -> None:
     print(f"database: {connection.vendor} {settings.DATABASES['default']['NAME']}")
     if args.command == "load":
         (load_with_demo if args.use_demo else load)(args.customers, args.seed)
+    elif args.command == "users":
+        with dealer_scope(DealerScope.everything()):
+            make_users_for_existing_dealers()
     elif args.command == "run":
         run(args.seed, args.per_kind, args.repeat, args.naive_repeat)
     else:

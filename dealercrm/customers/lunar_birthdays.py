@@ -7,6 +7,7 @@ every year; greetings must go out on the right day.
 from __future__ import annotations
 
 import datetime
+from functools import lru_cache
 
 from lunar_python import Lunar, LunarMonth, LunarYear
 
@@ -31,6 +32,9 @@ def lunar_birthday_in_chinese(month: int, day: int, *, leap: bool = False) -> st
     return f"农历{'闰' if leap else ''}{_MONTHS[month - 1]}月{lunar_day_in_chinese(day)}"
 
 
+# lunar_python builds a whole lunar year (~40 ms) for each conversion; the answer never changes,
+# and a process meets only a few years × 12 months × 30 days.
+@lru_cache(maxsize=8192)
 def _solar_in_lunar_year(year: int, month: int, day: int, leap: bool) -> datetime.date:
     # A leap month exists only in some years: other years celebrate in the ordinary month.
     if leap and LunarYear.fromYear(year).getLeapMonth() == month:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from dealercrm.core.audit import audit_record, field_changes
 from dealercrm.core.models import AuditEvent, User
 from dealercrm.core.permissions import DEALER_ROLES, Perm
-from dealercrm.core.tenancy import DealerScope, dealer_scope, require_scope
+from dealercrm.core.tenancy import require_scope
 from dealercrm.search.services import search_keys_refresh
 
 from .contact_masking import mask_phone
@@ -529,11 +529,7 @@ def _consent_diff(before: Mapping[str, bool], wanted: Mapping[str, bool]) -> dic
 
 
 def _refresh_search(customer: Customer) -> None:
-    # search_keys_refresh names the dealer in every query and may use .unscoped(), which a
-    # dealer user's own scope refuses; a network scope narrowed to this one dealer (which the
-    # caller already reached the customer through) lets it run without widening anything.
-    with dealer_scope(DealerScope.for_dealers([customer.dealer_id], is_network=True)):
-        search_keys_refresh(dealer_id=customer.dealer_id, customer_ids=[customer.pk])
+    search_keys_refresh(dealer_id=customer.dealer_id, customer_ids=[customer.pk])
 
 
 # --- public services ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from .permissions import Perm
@@ -73,6 +74,8 @@ def shell(request: HttpRequest) -> dict:
     context: dict = {"shell_languages": settings.LANGUAGES}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        context["shell_nav"] = navigation(user)
-        context["shell_active"] = _active_key(request)
+        # Lazy: partials (search suggestions, timeline entries) never show the menu, and
+        # building it reverses a dozen URLs.
+        context["shell_nav"] = SimpleLazyObject(lambda: navigation(user))
+        context["shell_active"] = SimpleLazyObject(lambda: _active_key(request))
     return context

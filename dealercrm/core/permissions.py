@@ -124,7 +124,8 @@ class RoleBackend:
 
         user_model = get_user_model()
         try:
-            user = user_model._default_manager.get(pk=user_id)
+            # The page shell shows the dealer on every page: load it with the user.
+            user = user_model._default_manager.select_related("dealer").get(pk=user_id)
         except user_model.DoesNotExist:
             return None
         return user if user.is_active else None

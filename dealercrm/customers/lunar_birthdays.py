@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from functools import lru_cache
 
-from lunar_python import Lunar, LunarMonth, LunarYear
+from lunar_python import LunarYear, Solar
 
 _MONTHS = ("正", "二", "三", "四", "五", "六", "七", "八", "九", "十", "冬", "腊")
 _DAY_TENS = ("初", "十", "廿", "三")
@@ -32,17 +32,29 @@ def lunar_birthday_in_chinese(month: int, day: int, *, leap: bool = False) -> st
     return f"农历{'闰' if leap else ''}{_MONTHS[month - 1]}月{lunar_day_in_chinese(day)}"
 
 
-# lunar_python builds a whole lunar year (~40 ms) for each conversion; the answer never changes,
-# and a process meets only a few years × 12 months × 30 days.
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=256)
+def _months_of_lunar_year(year: int) -> dict[int, tuple[datetime.date, int]]:
+    """Lunar month (negative: the leap month) → (its first solar date, its number of days).
+
+    lunar_python computes a whole lunar year (~10–40 ms) for every conversion; one year's
+    months answer every birthday of that year, so they are computed once per process.
+    """
+    months = {}
+    for month in LunarYear.fromYear(year).getMonthsInYear():
+        first = Solar.fromJulianDay(month.getFirstJulianDay())
+        months[month.getMonth()] = (
+            datetime.date(first.getYear(), first.getMonth(), first.getDay()),
+            month.getDayCount(),
+        )
+    return months
+
+
 def _solar_in_lunar_year(year: int, month: int, day: int, leap: bool) -> datetime.date:
+    months = _months_of_lunar_year(year)
     # A leap month exists only in some years: other years celebrate in the ordinary month.
-    if leap and LunarYear.fromYear(year).getLeapMonth() == month:
-        month = -month
+    first_day, day_count = months.get(-month) if leap and -month in months else months[month]
     # Day 30 of a 29-day month is celebrated on the month's last day.
-    day = min(day, LunarMonth.fromYm(year, month).getDayCount())
-    solar = Lunar.fromYmd(year, month, day).getSolar()
-    return datetime.date(solar.getYear(), solar.getMonth(), solar.getDay())
+    return first_day + datetime.timedelta(days=min(day, day_count) - 1)
 
 
 def next_lunar_birthday(

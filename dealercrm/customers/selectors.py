@@ -39,7 +39,8 @@ from .timeline import TimelineEntry, customer_timeline
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
-TIMELINE_PAGE = 50
+# The first screen of the timeline; "show older" loads the next page (HTMX).
+TIMELINE_PAGE = 20
 
 
 def visible_customers(user: User) -> CustomerQuerySet:

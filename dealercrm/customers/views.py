@@ -200,7 +200,6 @@ def _detail_context(request: HttpRequest, data: selectors.Customer360, **extra: 
         "can_add_interaction": request.user.has_perm(Perm.ADD_INTERACTION),
         "can_delete": request.user.has_perm(Perm.DELETE_CUSTOMER),
         "note_form": NoteForm(),
-        "call_form": CallForm(),
         "consent_form": ConsentForm(),
         "channels": ConsentChannel.choices,
         **extra,

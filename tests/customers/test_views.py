@@ -15,6 +15,7 @@ from dealercrm.core.models import AuditEvent
 from dealercrm.core.permissions import Role
 from dealercrm.customers import services
 from dealercrm.customers.models import Customer, Interaction
+from dealercrm.customers.selectors import TIMELINE_PAGE
 from dealercrm.vehicles.models import CarModel, Vehicle
 from tests.customers.factories import (
     CustomerFactory,
@@ -404,22 +405,24 @@ def test_recording_consent_and_setting_tags_answer_their_cards(client_for, consu
 
 
 def test_older_timeline_entries_load_before_the_given_time(client_for, manager, dealer):
+    page_size = TIMELINE_PAGE
     customer = CustomerFactory(dealer=dealer)
     now = timezone.now()
-    for n in range(55):
+    for n in range(2 * page_size + 5):
         InteractionFactory(
             customer=customer, occurred_at=now - datetime.timedelta(minutes=n), body=f"第{n}条"
         )
     client = client_for(manager)
 
     page = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
-    assert "第49条" in page and "第50条" not in page
+    assert f"第{page_size - 1}条" in page and f"第{page_size}条" not in page
     assert reverse("customers:timeline", args=[customer.pk]) + "?before=" in page
 
-    before = (now - datetime.timedelta(minutes=49)).isoformat()
+    before = (now - datetime.timedelta(minutes=page_size - 1)).isoformat()
     older = client.get(reverse("customers:timeline", args=[customer.pk]), {"before": before})
     html = older.content.decode()
-    assert "第50条" in html and "第54条" in html and "第49条" not in html
+    assert f"第{page_size}条" in html and f"第{2 * page_size - 1}条" in html
+    assert f"第{page_size - 1}条" not in html and f"第{2 * page_size}条" not in html
 
 
 def test_deleting_a_customer_hides_it(client_for, manager, customer):
@@ -427,3 +430,14 @@ def test_deleting_a_customer_hides_it(client_for, manager, customer):
 
     assert client.post(reverse("customers:delete", args=[customer.pk])).status_code == 302
     assert client.get(reverse("customers:detail", args=[customer.pk])).status_code == 404
+
+
+def test_call_form_is_fetched_when_its_tab_is_opened(client_for, manager, customer):
+    client = client_for(manager)
+    call_url = reverse("customers:call_add", args=[customer.pk])
+
+    page = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    form = client.get(call_url, HTTP_HX_REQUEST="true").content.decode()
+
+    assert f'hx-get="{call_url}"' in page and 'id="call-form"' not in page
+    assert 'id="call-form"' in form and 'name="duration_minutes"' in form

@@ -43,6 +43,7 @@ def main() -> None:
         page.fill("input[name=password]", args.password)
         page.click("button[type=submit]")
         page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1500)  # let the charts finish their opening animation
         page.screenshot(path=str(OUT / "workspace.png"), full_page=False)
         if args.customer_path:
             page.goto(args.customer_path)

@@ -48,6 +48,33 @@ def _style(form: forms.Form) -> None:
         widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
 
 
+# Profile fields the form passes to the services as they are (the lists, the consultant, tags,
+# consents, phones and the ID number need converting).
+_PLAIN_FIELDS = (
+    "kind",
+    "name",
+    "latin_name",
+    "contact_person",
+    "gender",
+    "birthday",
+    "lunar_birthday_month",
+    "lunar_birthday_day",
+    "lunar_birthday_leap",
+    "email",
+    "wechat_id",
+    "province",
+    "city",
+    "district",
+    "street",
+    "occupation",
+    "education",
+    "income_band",
+    "marital_status",
+    "source_channel",
+    "lifecycle_stage",
+)
+
+
 class _MarksInvalid:
     """Fields with an error get Bootstrap's is-invalid class, whoever added the error."""
 
@@ -207,33 +234,7 @@ class CustomerForm(_MarksInvalid, forms.Form):
     def initial_for(data: Customer360) -> dict[str, Any]:
         """The edit form's initial values from the 360 data."""
         c = data.customer
-        initial: dict[str, Any] = {
-            name: getattr(c, name)
-            for name in (
-                "kind",
-                "name",
-                "latin_name",
-                "contact_person",
-                "gender",
-                "birthday",
-                "lunar_birthday_month",
-                "lunar_birthday_day",
-                "lunar_birthday_leap",
-                "email",
-                "wechat_id",
-                "province",
-                "city",
-                "district",
-                "street",
-                "occupation",
-                "education",
-                "income_band",
-                "marital_status",
-                "source_channel",
-                "lifecycle_stage",
-                "version",
-            )
-        }
+        initial: dict[str, Any] = {name: getattr(c, name) for name in (*_PLAIN_FIELDS, "version")}
         initial["assigned_consultant"] = c.assigned_consultant_id
         initial["children_birth_years"] = _join(c.children_birth_years)
         initial["interests"] = _join(c.interests)
@@ -248,32 +249,7 @@ class CustomerForm(_MarksInvalid, forms.Form):
     def service_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of customer_create / customer_update."""
         d = self.cleaned_data
-        kwargs: dict[str, Any] = {
-            name: d.get(name)
-            for name in (
-                "kind",
-                "name",
-                "latin_name",
-                "contact_person",
-                "gender",
-                "birthday",
-                "lunar_birthday_month",
-                "lunar_birthday_day",
-                "lunar_birthday_leap",
-                "email",
-                "wechat_id",
-                "province",
-                "city",
-                "district",
-                "street",
-                "occupation",
-                "education",
-                "income_band",
-                "marital_status",
-                "source_channel",
-                "lifecycle_stage",
-            )
-        }
+        kwargs: dict[str, Any] = {name: d.get(name) for name in _PLAIN_FIELDS}
         kwargs["assigned_consultant_id"] = (
             d["assigned_consultant"].pk if d.get("assigned_consultant") else None
         )

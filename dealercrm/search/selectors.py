@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connections
 from django.db import router as db_router
@@ -79,7 +80,7 @@ def _scope_dealer_ids() -> list[int]:
 
 
 # Sentinel values that mark where each branch's own values go in the compiled SQL.
-_SLOTS: dict[str, object] = {
+_SLOTS: dict[str, Any] = {
     "dealer_id": 987_654_301,  # in range of each column: out-of-range values compile to nothing
     "kind": 32_101,
     "lo": "\x00lo\x00",
@@ -111,10 +112,10 @@ def _branch_template(
         qs = qs.filter(customer__is_deleted=False)
         if consultant:
             qs = qs.filter(customer__assigned_consultant_id=_SLOTS["consultant_id"])
-        qs = qs.order_by("term").values_list(
+        rows = qs.order_by("term").values_list(
             "customer_id", "kind", "term", "vehicle__plate", "vehicle__vin"
         )[:limit]
-        sql, params = qs.query.get_compiler(using=alias).as_sql()
+        sql, params = rows.query.get_compiler(using=alias).as_sql()
         by_value = {v: k for k, v in _SLOTS.items()}
         slots = tuple(
             (by_value[p], None) if not isinstance(p, bool) and p in by_value else (None, p)
@@ -138,7 +139,7 @@ def matching_keys(
     if connections[alias].vendor == "postgresql":
         return _keys_lateral(alias, routed, dealer_ids, consultant_id, limit + _SLACK)
     parts: list[str] = []
-    params: list[object] = []
+    params: list[Any] = []
     for probe in routed.probes:
         sql, slots = _branch_template(
             alias,
@@ -182,7 +183,7 @@ def _keys_lateral(
     pieces = sql.split("%s")
     refs = {"dealer_id": "d.id", "kind": "p.kind", "lo": "p.lo", "hi": "p.hi"}
     body = [pieces[0]]
-    body_params: list[object] = []
+    body_params: list[Any] = []
     for (name, const), piece in zip(slots, pieces[1:], strict=True):
         if name in refs:
             body.append(refs[name])
@@ -193,7 +194,7 @@ def _keys_lateral(
     probes = routed.probes
     # An exact probe is the range [t, t + U+0001): only t itself lies in it.
     values_sql = ", ".join(["(%s::integer, %s::text, %s::text)"] * len(probes))
-    probe_params: list[object] = []
+    probe_params: list[Any] = []
     for p in probes:
         probe_params.extend([int(p.kind), p.term, p.term + "\x01" if p.exact_only else p.upper])
     query = (
@@ -248,7 +249,7 @@ def _visible_customer_rows(user: User, customer_ids: list[int]) -> list[tuple]:
         f"WHERE c.dealer_id IN ({', '.join(['%s'] * len(dealer_ids))}) "
         f"AND c.id IN ({', '.join(['%s'] * len(customer_ids))}) AND c.is_deleted = %s"
     )
-    params: list[object] = [*dealer_ids, *customer_ids, False]
+    params: list[Any] = [*dealer_ids, *customer_ids, False]
     if consultant_id is not None:
         sql += " AND c.assigned_consultant_id = %s"
         params.append(consultant_id)

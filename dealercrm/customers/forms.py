@@ -22,6 +22,7 @@ from .models import (
     SourceChannel,
 )
 from .selectors import Customer360
+from .services import PROFILE_FIELDS
 
 _BLANK = [("", "—")]
 MAX_PHONES = 5
@@ -48,31 +49,10 @@ def _style(form: forms.Form) -> None:
         widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
 
 
-# Profile fields the form passes to the services as they are (the lists, the consultant, tags,
-# consents, phones and the ID number need converting).
-_PLAIN_FIELDS = (
-    "kind",
-    "name",
-    "latin_name",
-    "contact_person",
-    "gender",
-    "birthday",
-    "lunar_birthday_month",
-    "lunar_birthday_day",
-    "lunar_birthday_leap",
-    "email",
-    "wechat_id",
-    "province",
-    "city",
-    "district",
-    "street",
-    "occupation",
-    "education",
-    "income_band",
-    "marital_status",
-    "source_channel",
-    "lifecycle_stage",
-)
+# Profile fields the form passes to the services as they are; the lists, the consultant, tags,
+# consents, phones and the ID number are converted first.
+_CONVERTED_FIELDS = {"children_birth_years", "interests", "lifestyle", "assigned_consultant_id"}
+_PLAIN_FIELDS = tuple(f for f in PROFILE_FIELDS if f not in _CONVERTED_FIELDS)
 
 
 class _MarksInvalid:

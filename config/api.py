@@ -17,11 +17,14 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from dealercrm.core.models import ApiToken
 from dealercrm.core.scoping import scope_for_user
-from dealercrm.core.tenancy import activate_scope
+from dealercrm.core.tenancy import activate_scope, get_current_scope
 
 
 def _enter_scope(request: HttpRequest, user) -> None:  # noqa: ANN001
+    current = get_current_scope()
     request.user = user
+    if current is not None and current.user_id == user.pk:
+        return  # the middleware already put this user's scope in force (session requests)
     # The middleware resets the scope at the end of the request.
     activate_scope(scope_for_user(user))
 

@@ -54,6 +54,7 @@ from dealercrm.search.models import SearchKey  # noqa: E402
 from dealercrm.search.selectors import SUGGEST_LIMIT, search_customers  # noqa: E402
 from dealercrm.search.services import search_keys_bulk_insert  # noqa: E402
 from dealercrm.vehicles.models import Vehicle  # noqa: E402
+from dealercrm.vehicles.validators import with_check_digit  # noqa: E402
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
@@ -103,22 +104,8 @@ MOBILE_PREFIXES = (
 )
 VIN_WMIS = ("LSV", "LFV", "LBV", "LGB", "LVS", "LHG")
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-_VIN_VALUES = {
-    **{str(d): d for d in range(10)},
-    **dict(zip("ABCDEFGH", range(1, 9), strict=False)),
-    **dict(zip("JKLMN", range(1, 6), strict=False)),
-    "P": 7,
-    "R": 9,
-    **dict(zip("STUVWXYZ", range(2, 10), strict=False)),
-}
-_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 PLATE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 BATCH = 5000
-
-
-def with_check_digit(vin: str) -> str:
-    check = sum(_VIN_VALUES[c] * w for c, w in zip(vin, _VIN_WEIGHTS, strict=False)) % 11
-    return vin[:8] + ("X" if check == 10 else str(check)) + vin[9:]
 
 
 # ---------------------------------------------------------------------------------------- load

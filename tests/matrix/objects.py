@@ -25,6 +25,7 @@ from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGro
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
 from dealercrm.vehicles.models import CarModel, MileageReading, Vehicle, VehicleOwnership
+from dealercrm.vehicles.validators import with_check_digit
 
 _serial = itertools.count(1)
 
@@ -52,21 +53,10 @@ class ObjectKind:
 
 # --- VINs with a right ISO 3779 check digit, so pages that decode them see a real one ---------
 
-_VIN_VALUES = {
-    **{str(d): d for d in range(10)},
-    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-    **dict(zip("JKLMN", range(1, 6), strict=True)),
-    "P": 7,
-    "R": 9,
-    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
-}
-_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-
 
 def valid_vin(serial: int) -> str:
     body = f"LFV2A21K0R{serial % 10_000_000:07d}"  # WMI of a Chinese maker, model year R (2024)
-    remainder = sum(_VIN_VALUES[c] * w for c, w in zip(body, _VIN_WEIGHTS, strict=True)) % 11
-    return body[:8] + ("X" if remainder == 10 else str(remainder)) + body[9:]
+    return with_check_digit(body)
 
 
 # --- makers -----------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ another way. Bad input raises a ValidationError keyed by the field and nothing i
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -532,6 +532,29 @@ def _refresh_search(customer: Customer) -> None:
     search_keys_refresh(dealer_id=customer.dealer_id, customer_ids=[customer.pk])
 
 
+T = TypeVar("T")
+
+
+class _FieldErrors:
+    """Runs several field checks and gathers every error, so the user sees them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def run(self, check: Callable[..., T], *args: Any, default: Any, **kwargs: Any) -> T:
+        """check(*args, **kwargs), or `default` with its errors kept when it raises."""
+        try:
+            return check(*args, **kwargs)
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                self.errors.setdefault(key, []).extend(messages)
+            return default
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
 # --- public services ----------------------------------------------------------------------------
 
 
@@ -560,39 +583,15 @@ def customer_create(
         raise PermissionDenied(_("You may not add customers to this dealer."))
     now = timezone.now()
     today = timezone.localdate(now)
-    errors: dict[str, list[str]] = {}
-
-    def collect(exc: ValidationError) -> None:
-        for key, messages in exc.message_dict.items():
-            errors.setdefault(key, []).extend(messages)
-
-    cleaned: dict[str, Any] = {}
-    try:
-        cleaned = _clean_profile({"name": name, **profile}, dealer_id=dealer_id, today=today)
-    except ValidationError as exc:
-        collect(exc)
-    stored = StoredIdNumber.empty()
-    try:
-        stored = _protect_id(id_number)
-    except ValidationError as exc:
-        collect(exc)
-    numbers: list[str] = []
-    try:
-        numbers = _clean_phones(phones)
-    except ValidationError as exc:
-        collect(exc)
-    tag_names: list[str] = []
-    try:
-        tag_names = _clean_tag_names(tags)
-    except ValidationError as exc:
-        collect(exc)
-    consent_values: dict[str, bool] = {}
-    try:
-        consent_values = _clean_consents(consents or {})
-    except ValidationError as exc:
-        collect(exc)
-    if errors:
-        raise ValidationError(errors)
+    checks = _FieldErrors()
+    cleaned = checks.run(
+        _clean_profile, {"name": name, **profile}, default={}, dealer_id=dealer_id, today=today
+    )
+    stored = checks.run(_protect_id, id_number, default=StoredIdNumber.empty())
+    numbers = checks.run(_clean_phones, phones, default=[])
+    tag_names = checks.run(_clean_tag_names, tags, default=[])
+    consent_values = checks.run(_clean_consents, consents or {}, default={})
+    checks.raise_if_any()
     _refuse_duplicate_id(dealer_id=dealer_id, id_hash=stored.hash)
 
     if stored.hash:
@@ -669,42 +668,16 @@ def customer_update(
     _check_keys(profile)
     now = timezone.now()
     today = timezone.localdate(now)
-    errors: dict[str, list[str]] = {}
-
-    def collect(exc: ValidationError) -> None:
-        for key, messages in exc.message_dict.items():
-            errors.setdefault(key, []).extend(messages)
-
-    cleaned: dict[str, Any] = {}
-    try:
-        cleaned = _clean_profile(profile, dealer_id=customer.dealer_id, today=today)
-    except ValidationError as exc:
-        collect(exc)
-    stored: StoredIdNumber | None = None
-    if id_number is not None:
-        try:
-            stored = _protect_id(id_number)
-        except ValidationError as exc:
-            collect(exc)
-    numbers: list[str] | None = None
-    if phones is not None:
-        try:
-            numbers = _clean_phones(phones)
-        except ValidationError as exc:
-            collect(exc)
-    tag_names: list[str] | None = None
-    if tags is not None:
-        try:
-            tag_names = _clean_tag_names(tags)
-        except ValidationError as exc:
-            collect(exc)
-    wanted_consents: dict[str, bool] = {}
-    try:
-        wanted_consents = _clean_consents(consents or {})
-    except ValidationError as exc:
-        collect(exc)
-    if errors:
-        raise ValidationError(errors)
+    checks = _FieldErrors()
+    cleaned = checks.run(
+        _clean_profile, profile, default={}, dealer_id=customer.dealer_id, today=today
+    )
+    # None: leave as it is.
+    stored = None if id_number is None else checks.run(_protect_id, id_number, default=None)
+    numbers = None if phones is None else checks.run(_clean_phones, phones, default=None)
+    tag_names = None if tags is None else checks.run(_clean_tag_names, tags, default=None)
+    wanted_consents = checks.run(_clean_consents, consents or {}, default={})
+    checks.raise_if_any()
 
     # What differs from the row as it is now (the caller's copy was read in this request).
     db = (

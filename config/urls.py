@@ -7,5 +7,9 @@ urlpatterns = [
     path("customers/", include("dealercrm.customers.urls")),
     path("vehicles/", include("dealercrm.vehicles.urls")),
     path("search/", include("dealercrm.search.urls")),
+    path("messages/", include("dealercrm.messaging.urls")),
+    path("tasks/", include("dealercrm.worklist.urls")),
+    # Public: provider webhooks and unsubscribe links (their own checks, no login).
+    path("m/", include("dealercrm.messaging.public_urls")),
     path("", include("dealercrm.core.urls")),
 ]

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "dealercrm.customers",
     "dealercrm.vehicles",
     "dealercrm.search",
+    "dealercrm.worklist",
+    "dealercrm.messaging",
     "dealercrm.demo",
 ]
 
@@ -182,3 +184,27 @@ LOGGING = {
 NINJA_PAGINATION_PER_PAGE = 50
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Messaging. A channel with no provider configured by the dealer's admin uses these: the 'file'
+# provider appends each message to a log under MESSAGING_FILE_DIR, so the demo sends nothing.
+MESSAGING_DEFAULT_PROVIDERS = {
+    "sms": get_from_env("MESSAGING_SMS_PROVIDER", "file"),
+    "email": get_from_env("MESSAGING_EMAIL_PROVIDER", "file"),
+    "wechat": get_from_env("MESSAGING_WECHAT_PROVIDER", "file"),
+    "phone": "phone_task",
+    "mail": "mail_export",
+}
+MESSAGING_FILE_DIR = Path(get_from_env("MESSAGING_FILE_DIR", str(VAR_DIR / "outbox")))
+# Base of links put in messages (unsubscribe, surveys): the address customers reach the app at.
+SITE_URL = get_from_env("SITE_URL", "http://127.0.0.1:8000")
+# Outbox: messages claimed per batch, retries before 'failed', first backoff (doubles each time).
+MESSAGING_BATCH_SIZE = int(get_from_env("MESSAGING_BATCH_SIZE", "500"))
+MESSAGING_MAX_ATTEMPTS = int(get_from_env("MESSAGING_MAX_ATTEMPTS", "5"))
+MESSAGING_RETRY_BASE_SECONDS = int(get_from_env("MESSAGING_RETRY_BASE_SECONDS", "60"))
+# The server's own e-mail settings (provider 'django_email'); dealers may set their own SMTP.
+EMAIL_HOST = get_from_env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(get_from_env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = get_from_env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = get_from_env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = get_from_env("EMAIL_USE_TLS", "") == "1"
+DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "noreply@dealercrm.local")

@@ -53,6 +53,17 @@ class Perm:
     MANAGE_DEALERS = "core.manage_dealers"
     VIEW_AUDIT_LOG = "core.view_audit_log"
     MANAGE_API_TOKENS = "core.manage_api_tokens"
+    # Messaging: send one-off messages and see the dealer's outbox; templates; campaigns;
+    # providers and the quiet-hours / frequency-cap policy; the direct-mail address list.
+    SEND_MESSAGE = "messaging.send_message"
+    VIEW_MESSAGES = "messaging.view_message"
+    MANAGE_TEMPLATES = "messaging.manage_templates"
+    RUN_CAMPAIGNS = "messaging.run_campaign"
+    MANAGE_MESSAGING_SETTINGS = "messaging.manage_settings"
+    EXPORT_MAIL_LIST = "messaging.export_mail_list"
+    # Worklist: see one's tasks and work them; managers see and hand out everyone's.
+    WORK_TASKS = "worklist.work_task"
+    MANAGE_TASKS = "worklist.manage_task"
 
 
 _CUSTOMER_WORK = {
@@ -64,17 +75,44 @@ _CUSTOMER_WORK = {
     Perm.VIEW_VEHICLE,
     Perm.CHANGE_VEHICLE,
     Perm.MANAGE_API_TOKENS,
+    Perm.SEND_MESSAGE,
+    Perm.VIEW_MESSAGES,
+    Perm.WORK_TASKS,
+}
+# Customer care and managers run the dealer's outbound messaging.
+_MESSAGING_WORK = {
+    Perm.MANAGE_TEMPLATES,
+    Perm.RUN_CAMPAIGNS,
+    Perm.EXPORT_MAIL_LIST,
+    Perm.MANAGE_TASKS,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SALES_CONSULTANT: frozenset(_CUSTOMER_WORK),
     Role.SERVICE_ADVISOR: frozenset(_CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}),
-    Role.CARE_SPECIALIST: frozenset(_CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}),
-    Role.DEALER_MANAGER: frozenset(
-        _CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.DELETE_CUSTOMER, Perm.VIEW_AUDIT_LOG}
+    Role.CARE_SPECIALIST: frozenset(
+        _CUSTOMER_WORK | _MESSAGING_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}
     ),
-    # The dealer admin runs the dealer's accounts, not its customer relationships.
-    Role.DEALER_ADMIN: frozenset({Perm.MANAGE_STAFF, Perm.VIEW_AUDIT_LOG, Perm.MANAGE_API_TOKENS}),
+    Role.DEALER_MANAGER: frozenset(
+        _CUSTOMER_WORK
+        | _MESSAGING_WORK
+        | {
+            Perm.VIEW_ALL_DEALER_CUSTOMERS,
+            Perm.DELETE_CUSTOMER,
+            Perm.VIEW_AUDIT_LOG,
+            Perm.MANAGE_MESSAGING_SETTINGS,
+        }
+    ),
+    # The dealer admin runs the dealer's accounts and message providers, not its customer
+    # relationships.
+    Role.DEALER_ADMIN: frozenset(
+        {
+            Perm.MANAGE_STAFF,
+            Perm.VIEW_AUDIT_LOG,
+            Perm.MANAGE_API_TOKENS,
+            Perm.MANAGE_MESSAGING_SETTINGS,
+        }
+    ),
     # OEM roles read the whole network; contact details stay masked for them.
     Role.OEM_ANALYST: frozenset(
         {Perm.VIEW_CUSTOMER, Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.VIEW_VEHICLE, Perm.VIEW_NETWORK}
@@ -94,7 +132,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _CUSTOMER_WORK
+        | _MESSAGING_WORK
         | {
+            Perm.MANAGE_MESSAGING_SETTINGS,
             Perm.VIEW_ALL_DEALER_CUSTOMERS,
             Perm.DELETE_CUSTOMER,
             Perm.VIEW_NETWORK,

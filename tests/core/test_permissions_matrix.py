@@ -35,19 +35,27 @@ COLUMNS = [
     Perm.MANAGE_DEALERS,  # MD
     Perm.VIEW_AUDIT_LOG,  # AL
     Perm.MANAGE_API_TOKENS,  # AT
+    Perm.SEND_MESSAGE,  # SM
+    Perm.VIEW_MESSAGES,  # VM
+    Perm.MANAGE_TEMPLATES,  # MT
+    Perm.RUN_CAMPAIGNS,  # RC
+    Perm.MANAGE_MESSAGING_SETTINGS,  # MM
+    Perm.EXPORT_MAIL_LIST,  # EM
+    Perm.WORK_TASKS,  # WT
+    Perm.MANAGE_TASKS,  # MK
 ]
 
 # fmt: off
-#                                VC VA AC CC DC FC AI VV CV MC VN MS MD AL AT
+#                                VC VA AC CC DC FC AI VV CV MC VN MS MD AL AT SM VM MT RC MM EM WT MK
 TABLE = {
-    Role.SALES_CONSULTANT:      "x  .  x  x  .  x  x  x  x  .  .  .  .  .  x",
-    Role.SERVICE_ADVISOR:       "x  x  x  x  .  x  x  x  x  .  .  .  .  .  x",
-    Role.CARE_SPECIALIST:       "x  x  x  x  .  x  x  x  x  .  .  .  .  .  x",
-    Role.DEALER_MANAGER:        "x  x  x  x  x  x  x  x  x  .  .  .  .  x  x",
-    Role.DEALER_ADMIN:          ".  .  .  .  .  .  .  .  .  .  .  x  .  x  x",
-    Role.OEM_ANALYST:           "x  x  .  .  .  .  .  x  .  .  x  .  .  .  .",
-    Role.OEM_ADMIN:             "x  x  .  .  .  .  .  x  .  x  x  x  x  x  x",
-    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x  x  x  x  x  x",
+    Role.SALES_CONSULTANT:      "x  .  x  x  .  x  x  x  x  .  .  .  .  .  x  x  x  .  .  .  .  x  .",
+    Role.SERVICE_ADVISOR:       "x  x  x  x  .  x  x  x  x  .  .  .  .  .  x  x  x  .  .  .  .  x  .",
+    Role.CARE_SPECIALIST:       "x  x  x  x  .  x  x  x  x  .  .  .  .  .  x  x  x  x  x  .  x  x  x",
+    Role.DEALER_MANAGER:        "x  x  x  x  x  x  x  x  x  .  .  .  .  x  x  x  x  x  x  x  x  x  x",
+    Role.DEALER_ADMIN:          ".  .  .  .  .  .  .  .  .  .  .  x  .  x  x  .  .  .  .  x  .  .  .",
+    Role.OEM_ANALYST:           "x  x  .  .  .  .  .  x  .  .  x  .  .  .  .  .  .  .  .  .  .  .  .",
+    Role.OEM_ADMIN:             "x  x  .  .  .  .  .  x  .  x  x  x  x  x  x  .  .  .  .  .  .  .  .",
+    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x  x",
 }
 # fmt: on
 

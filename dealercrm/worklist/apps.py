@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WorklistConfig(AppConfig):
+    name = "dealercrm.worklist"
+    label = "worklist"
+    verbose_name = _("Worklist")
+
+    def ready(self) -> None:
+        from dealercrm.customers.timeline import register_timeline_provider
+
+        from .timeline import task_timeline
+
+        register_timeline_provider(task_timeline)

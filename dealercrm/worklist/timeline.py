@@ -1,0 +1,32 @@
+"""The worklist's entries on the customer timeline: tasks, by when they were created."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils.translation import gettext as _
+
+from dealercrm.customers.timeline import TimelineEntry
+
+from .models import Task, TaskStatus
+
+
+def task_timeline(customer, *, limit: int, before: datetime.datetime | None) -> list[TimelineEntry]:  # noqa: ANN001
+    rows = Task.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
+    if before is not None:
+        rows = rows.filter(created_at__lt=before)
+    entries = []
+    for task in rows.select_related("assignee").order_by("-created_at")[:limit]:
+        state = task.get_status_display()
+        entries.append(
+            TimelineEntry(
+                occurred_at=task.created_at,
+                kind="task",
+                icon="checkbox" if task.status == TaskStatus.DONE else "clipboard-list",
+                title=_("Task: %(title)s (%(state)s)") % {"title": task.title, "state": state},
+                body=task.outcome or task.body,
+                actor=str(task.assignee) if task.assignee else "",
+                source="worklist",
+            )
+        )
+    return entries

@@ -12,6 +12,16 @@ PASSWORD = "pass-Word-123"
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test's database starts afresh (ids are reused), so must the cache that mirrors it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _network_scope_for_test_setup(request):
     """Tests arrange data across dealers; requests and dealer_scope() blocks set their own scope."""
     if "django_db_setup" in request.fixturenames or request.node.get_closest_marker("django_db"):

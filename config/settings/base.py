@@ -157,6 +157,17 @@ STORAGES = {
 
 # Huey: SQLite storage beside the database by default, Redis when REDIS_URL is set.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# The cache: Redis when REDIS_URL is set (shared by every process: sessions are then read from
+# it, sparing a database query per request); otherwise each process's memory, and sessions stay
+# in the database, because a per-process cache would keep a logged-out session alive elsewhere.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",

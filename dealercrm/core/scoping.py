@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import Http404
 
 from .models import Dealer, User
@@ -16,11 +17,36 @@ def scope_for_user(user: User) -> DealerScope:
     if user.role == Role.SYSTEM_ADMIN:
         return DealerScope(dealer_ids=None, is_network=True, user_id=user.pk)
     if user.has_perm(Perm.VIEW_NETWORK) and user.brand_id:
-        ids = Dealer.objects.filter(brand_id=user.brand_id).values_list("id", flat=True)
-        return DealerScope(dealer_ids=frozenset(ids), is_network=True, user_id=user.pk)
+        ids = brand_dealer_ids(user.brand_id)
+        return DealerScope(dealer_ids=ids, is_network=True, user_id=user.pk)
     if user.dealer_id:
         return DealerScope(dealer_ids=frozenset({user.dealer_id}), user_id=user.pk)
     return DealerScope(dealer_ids=frozenset(), user_id=user.pk)
+
+
+# Every request of an OEM user needs its brand's dealer ids; they change only when a dealer is
+# created, so they are cached (in Redis when REDIS_URL is set, shared by every process; otherwise
+# per process). dealer_create forgets them; the short lifetime bounds how long another process
+# without a shared cache can miss a new dealer.
+BRAND_DEALERS_CACHE_SECONDS = 60
+
+
+def _brand_dealers_key(brand_id: int) -> str:
+    return f"scoping:brand-dealers:{brand_id}"
+
+
+def brand_dealer_ids(brand_id: int) -> frozenset[int]:
+    key = _brand_dealers_key(brand_id)
+    ids = cache.get(key)
+    if ids is None:
+        ids = frozenset(Dealer.objects.filter(brand_id=brand_id).values_list("id", flat=True))
+        cache.set(key, ids, BRAND_DEALERS_CACHE_SECONDS)
+    return ids
+
+
+def forget_brand_dealers(brand_id: int) -> None:
+    """Call after adding (or removing) a dealer of the brand."""
+    cache.delete(_brand_dealers_key(brand_id))
 
 
 def visible_dealers(user: User):  # noqa: ANN201

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from .audit import audit_record, field_changes
 from .models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, Region, User
 from .permissions import DEALER_ROLES, NETWORK_ROLES, Perm, Role
+from .scoping import forget_brand_dealers
 
 # A keyword left out of an update means "leave as it is"; None can be a real value.
 UNSET: Any = object()
@@ -316,6 +317,10 @@ def dealer_create(
     Department.objects.bulk_create(
         [Department(dealer=dealer, kind=kind, name=names[kind]) for kind in Department.Kind.values]
     )
+    # Forget now for this transaction's readers, and again at commit for readers that cached
+    # the old list meanwhile.
+    forget_brand_dealers(dealer.brand_id)
+    transaction.on_commit(lambda: forget_brand_dealers(dealer.brand_id))
     audit_record(
         actor=actor,
         action=AuditEvent.Action.CREATE,

@@ -185,6 +185,15 @@ class Customer(DealerOwnedModel):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # One living customer per ID number and dealer. The services check first to name the
+        # existing record; this settles two saves racing each other.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dealer", "id_number_hash"],
+                condition=~models.Q(id_number_hash="") & models.Q(is_deleted=False),
+                name="customer_unique_id_number",
+            )
+        ]
         indexes = [
             models.Index(fields=["dealer", "assigned_consultant"], name="customer_consultant"),
             models.Index(fields=["dealer", "id_number_hash"], name="customer_id_hash"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -319,6 +320,23 @@ def _refuse_duplicate_id(*, dealer_id: int, id_hash: str, exclude_id: int | None
         )
 
 
+@contextmanager
+def _refusing_duplicate_id(*, dealer_id: int, id_hash: str, exclude_id: int | None = None):  # noqa: ANN202
+    """Turn the unique index's refusal (another save with the same ID number won the race
+    between our check and our write) into the same field error as the check."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if "customer_unique_id_number" not in str(exc) and "id_number_hash" not in str(exc):
+            raise
+        _refuse_duplicate_id(dealer_id=dealer_id, id_hash=id_hash, exclude_id=exclude_id)
+        raise ValidationError(
+            {"id_number": _("Another customer of this dealer was just saved with this ID number.")},
+            code="duplicate_id_number",
+        ) from exc
+
+
 def _clean_consents(consents: Mapping[str, bool]) -> dict[str, bool]:
     unknown = [channel for channel in consents if channel not in ConsentChannel.values]
     if unknown:
@@ -612,7 +630,8 @@ def customer_create(
         **cleaned,
         **stored.as_fields(),
     )
-    customer.save(force_insert=True)
+    with _refusing_duplicate_id(dealer_id=dealer_id, id_hash=stored.hash):
+        customer.save(force_insert=True)
     _replace_phones(customer, numbers)
     if tag_names:
         _replace_tags(customer, tag_names)
@@ -709,7 +728,12 @@ def customer_update(
 
     if not (changed or phones_changed or tags_changed or consent_changes):
         return customer
-    _bump_version(customer, expected=version, now=now, **changed)
+    with _refusing_duplicate_id(
+        dealer_id=customer.dealer_id,
+        id_hash=changed.get("id_number_hash", ""),
+        exclude_id=customer.pk,
+    ):
+        _bump_version(customer, expected=version, now=now, **changed)
     if phones_changed:
         _replace_phones(customer, numbers or [])
     if tags_changed:

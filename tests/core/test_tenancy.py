@@ -259,3 +259,21 @@ def test_the_requests_scope_ends_with_the_request(client, consultant):
     client.force_login(consultant)
     client.get("/scope/")
     assert get_current_scope() == before
+
+
+def test_a_new_dealer_is_in_the_oem_scope_at_once_though_the_brand_dealers_are_cached(
+    brand, make_user
+):
+    from dealercrm.core.models import Region
+    from dealercrm.core.scoping import scope_for_user
+    from dealercrm.core.services import dealer_create
+
+    oem_admin = make_user(Role.OEM_ADMIN)
+    before = scope_for_user(oem_admin).dealer_ids  # now cached
+    region = Region.objects.create(brand=brand, name="华东新区", code="east-new")
+    dealer = dealer_create(
+        actor=oem_admin, region=region, code="new-dealer", name="新店", province="上海", city="上海"
+    )
+    after = scope_for_user(oem_admin).dealer_ids
+    assert dealer.pk not in before
+    assert after == before | {dealer.pk}

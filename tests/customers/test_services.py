@@ -346,3 +346,28 @@ def test_factory_customer_with_id_number_is_a_real_stored_id():
 
     assert decrypt_id_number(customer.id_number_encrypted) == ID
     assert customer.phones.count() == 1
+
+
+def test_the_database_keeps_one_living_customer_per_id_number_and_dealer(dealer, other_dealer):
+    from django.db import IntegrityError, transaction
+
+    number = valid_id_number(41)
+    first = CustomerFactory(dealer=dealer, id_number=number)
+    CustomerFactory(dealer=other_dealer, id_number=number)  # another dealer: allowed
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CustomerFactory(dealer=dealer, id_number=number)
+    Customer.objects.filter(pk=first.pk).update(is_deleted=True)
+    CustomerFactory(dealer=dealer, id_number=number)  # the first is deleted: allowed
+
+
+def test_a_save_that_loses_the_race_for_an_id_number_gets_the_field_error(consultant, monkeypatch):
+    # given another customer saved with the number between our check and our write
+    number = valid_id_number(42)
+    existing = CustomerFactory(dealer=consultant.dealer, id_number=number)
+    monkeypatch.setattr(services, "_refuse_duplicate_id", lambda **kwargs: None)
+    # when / then: the unique index refuses, reported on the field; nothing is saved
+    with pytest.raises(ValidationError) as caught:
+        _create(consultant, name="王五", id_number=number)
+    assert "id_number" in caught.value.message_dict
+    assert Customer.objects.filter(dealer=consultant.dealer).count() == 1
+    assert Customer.objects.get().pk == existing.pk

@@ -62,7 +62,20 @@ class TokenAuth(HttpBearer):
 api = NinjaAPI(
     title="DealerCRM API",
     version="1",
-    description="Customers, vehicles and search of a dealer network, scoped like the web pages.",
+    description=(
+        "Customers, vehicles, search, messaging and the worklist of a dealer network, scoped like "
+        "the web pages.\n\n"
+        "**Webhooks** (not operations of this API, so no session or token): SMS and WeChat "
+        "gateways and inbound e-mail services post delivery receipts to "
+        "`/m/hooks/<webhook_key>/receipts`, customer replies to `/m/hooks/<webhook_key>/inbound`, "
+        "and providers with one address for both to `/m/hooks/<webhook_key>/events`. "
+        "`<webhook_key>` is the unguessable key of the dealer's provider configuration (shown on "
+        "the messaging settings page); each request is also checked with the provider's "
+        "signature (a bad key answers 404, a bad signature 403), and a receipt or reply sent "
+        "twice changes nothing the second time. A reply of T or TD to an SMS withdraws the "
+        "customer's SMS consent at once. E-mails carry a signed unsubscribe link, "
+        "`/m/u/<token>`."
+    ),
     auth=[TokenAuth(), SessionAuth(csrf=True)],
     docs_url="/docs",
     urls_namespace="api",
@@ -87,7 +100,7 @@ def invalid(request: HttpRequest, exc: ValidationError):  # noqa: ANN201
     return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
 
 
-for _app in ("core", "customers", "vehicles", "search"):
+for _app in ("core", "customers", "vehicles", "search", "messaging", "worklist"):
     try:
         _module = import_module(f"dealercrm.{_app}.api")
     except ModuleNotFoundError as exc:

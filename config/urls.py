@@ -5,6 +5,8 @@ from .api import api
 urlpatterns = [
     path("api/", api.urls),
     path("customers/", include("dealercrm.customers.urls")),
+    # The 360 page's send panel: /customers/<id>/send/ (messaging, after the customers' own).
+    path("customers/", include("dealercrm.messaging.send_urls")),
     path("vehicles/", include("dealercrm.vehicles.urls")),
     path("search/", include("dealercrm.search.urls")),
     path("messages/", include("dealercrm.messaging.urls")),

@@ -37,6 +37,42 @@ def navigation(user) -> list[NavItem]:  # noqa: ANN001
         items.append(
             NavItem("vehicles", _("Vehicle catalogue"), "ti-car", _url("vehicles:catalogue"))
         )
+    work: list[NavItem] = []
+    if user.has_perm(Perm.WORK_TASKS):
+        work.append(NavItem("tasks", _("My tasks"), "ti-checklist", _url("worklist:mine")))
+    if user.has_perm(Perm.MANAGE_TASKS):
+        work.append(NavItem("tasks_all", _("All tasks"), "ti-list-check", _url("worklist:all")))
+    if work:
+        items.append(NavItem("worklist", _("Tasks"), "ti-checklist", children=work))
+    messaging: list[NavItem] = []
+    if user.has_perm(Perm.VIEW_MESSAGES):
+        messaging.append(NavItem("outbox", _("Messages"), "ti-send", _url("messaging:outbox")))
+        messaging.append(
+            NavItem("templates", _("Message templates"), "ti-template", _url("messaging:templates"))
+        )
+    if user.has_perm(Perm.RUN_CAMPAIGNS):
+        messaging.append(
+            NavItem("campaigns", _("Campaigns"), "ti-speakerphone", _url("messaging:campaigns"))
+        )
+    if user.has_perm(Perm.MANAGE_TASKS):
+        messaging.append(
+            NavItem(
+                "unmatched",
+                _("Unmatched replies"),
+                "ti-message-question",
+                _url("messaging:unmatched"),
+            )
+        )
+    if user.has_perm(Perm.EXPORT_MAIL_LIST):
+        messaging.append(NavItem("mail", _("Direct mail"), "ti-mailbox", _url("messaging:mail")))
+    if user.has_perm(Perm.MANAGE_MESSAGING_SETTINGS):
+        messaging.append(
+            NavItem(
+                "msg_settings", _("Messaging settings"), "ti-settings", _url("messaging:settings")
+            )
+        )
+    if messaging:
+        items.append(NavItem("messaging", _("Messaging"), "ti-messages", children=messaging))
     org: list[NavItem] = []
     if user.has_perm(Perm.VIEW_NETWORK):
         org.append(NavItem("dealers", _("Dealers"), "ti-building-store", _url("core:dealer_list")))
@@ -49,6 +85,8 @@ def navigation(user) -> list[NavItem]:  # noqa: ANN001
         items.append(NavItem("organisation", _("Organisation"), "ti-sitemap", children=org))
     if user.has_perm(Perm.VIEW_AUDIT_LOG):
         items.append(NavItem("audit", _("Audit log"), "ti-history", _url("core:audit_log")))
+    for item in items:
+        item.children = [child for child in item.children if child.url]
     return [item for item in items if item.url or item.children]
 
 

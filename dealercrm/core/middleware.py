@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -32,3 +33,18 @@ class DealerScopeMiddleware:
             return self.get_response(request)
         finally:
             deactivate_scope(token)
+
+
+class ServerTimingMiddleware:
+    """Outermost: says in a `Server-Timing: app;dur=…` header how long the server took, from the
+    first middleware to the last, so a browser's developer tools (and benchmarks/search.py) see
+    the server's own time apart from the network and the client."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response

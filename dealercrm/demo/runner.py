@@ -196,6 +196,9 @@ def run_demo(
                 progress.start("indexes", 1)
         if progress is not None:
             progress.advance("indexes", 1)
+        for generator in CHUNK_GENERATORS:
+            if generator.finish is not None:
+                generator.finish(ctx)
         ctx.ids.reset_sequences()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

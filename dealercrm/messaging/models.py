@@ -143,7 +143,9 @@ class MessageTemplate(DealerOwnedModel):
     subject = models.CharField(_("subject"), max_length=200, blank=True)  # e-mail, WeChat title
     body = models.TextField(_("text"))
     # The code the gateway registered this text under (SMS_123456, a WeChat template id).
-    provider_template_code = models.CharField(_("provider template code"), max_length=64, blank=True)
+    provider_template_code = models.CharField(
+        _("provider template code"), max_length=64, blank=True
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -357,10 +359,13 @@ class Message(DealerOwnedModel):
         ]
         indexes = [
             models.Index(fields=["dealer", "customer", "-created_at"], name="message_timeline"),
-            # The outbox queue: only queued rows, so the index stays small however long the
-            # history. Workers read it across dealers.
+            # The outbox queue: only queued rows a worker sends (direct mail waits for its
+            # export), so the index stays small however long the history. Workers read it
+            # across dealers.
             models.Index(
-                fields=["not_before"], condition=Q(status="queued"), name="message_queue"
+                fields=["not_before"],
+                condition=Q(status="queued") & ~Q(channel="mail"),
+                name="message_queue",
             ),
             models.Index(
                 fields=["claimed_at"], condition=Q(status="sending"), name="message_sending"

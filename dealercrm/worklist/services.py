@@ -1,8 +1,15 @@
-"""Writes of the worklist: create a task, complete or cancel it."""
+"""Writes of the worklist: create a task, hand it to someone, complete or cancel it.
+
+Other apps learn that a task of theirs was closed through completion hooks, registered per
+`source_kind` in their AppConfig.ready(): the worklist never imports the apps that create tasks
+(dependencies point one way), yet closing a phone-call task can still mark its message
+delivered, in the same transaction.
+"""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +19,35 @@ from django.utils.translation import gettext as _
 from dealercrm.core.models import User
 
 from .models import Task, TaskStatus
+from .outcomes import OUTCOME_MAX_LENGTH
+
+TaskHook = Callable[[Task], None]
+
+_completion_hooks: dict[str, list[TaskHook]] = {}
+
+
+def register_task_completion_hook(source_kind: str, hook: TaskHook) -> TaskHook:
+    """Call `hook(task)` whenever a task with this `source_kind` is completed or cancelled.
+
+    The hook runs inside the closing transaction, after the task is saved (task.status,
+    task.outcome are the new values): if it raises, the task stays open. Registering the same
+    hook again does nothing.
+    """
+    hooks = _completion_hooks.setdefault(source_kind, [])
+    if hook not in hooks:
+        hooks.append(hook)
+    return hook
+
+
+def unregister_task_completion_hook(source_kind: str, hook: TaskHook) -> None:
+    hooks = _completion_hooks.get(source_kind, [])
+    if hook in hooks:
+        hooks.remove(hook)
+
+
+def _run_completion_hooks(task: Task) -> None:
+    for hook in tuple(_completion_hooks.get(task.source_kind, ())):
+        hook(task)
 
 
 def task_create(
@@ -40,26 +76,43 @@ def task_create(
     )
 
 
-@transaction.atomic
-def task_complete(*, actor: User, task: Task, outcome: str = "") -> Task:
-    """Mark an open task done with what came of it."""
-    if task.status != TaskStatus.OPEN:
+def _close(*, actor: User, task: Task, status: str, outcome: str) -> Task:
+    # Re-read the row locked: two people closing the same task at once close it once.
+    current = Task.objects.select_for_update().only("status").get(pk=task.pk)
+    if current.status != TaskStatus.OPEN:
         raise ValidationError({"status": _("This task is already closed.")})
-    task.status = TaskStatus.DONE
-    task.outcome = outcome[:200]
+    task.status = status
+    task.outcome = outcome[:OUTCOME_MAX_LENGTH]
     task.completed_at = timezone.now()
     task.completed_by = actor
     task.save(update_fields=["status", "outcome", "completed_at", "completed_by"])
+    _run_completion_hooks(task)
     return task
 
 
 @transaction.atomic
+def task_complete(*, actor: User, task: Task, outcome: str = "") -> Task:
+    """Mark an open task done with what came of it.
+
+    `outcome` is "<result>: <note>", a bare result ("reached") or a free note; see
+    worklist.outcomes. The source's completion hooks run in the same transaction.
+    """
+    return _close(actor=actor, task=task, status=TaskStatus.DONE, outcome=outcome)
+
+
+@transaction.atomic
 def task_cancel(*, actor: User, task: Task, outcome: str = "") -> Task:
+    """Close an open task without doing it (the source's hooks run, seeing status cancelled)."""
+    return _close(actor=actor, task=task, status=TaskStatus.CANCELLED, outcome=outcome)
+
+
+@transaction.atomic
+def task_assign(*, actor: User, task: Task, assignee: User | None) -> Task:
+    """Hand an open task to a colleague of its dealer (None: back to the managers' pile)."""
     if task.status != TaskStatus.OPEN:
         raise ValidationError({"status": _("This task is already closed.")})
-    task.status = TaskStatus.CANCELLED
-    task.outcome = outcome[:200]
-    task.completed_at = timezone.now()
-    task.completed_by = actor
-    task.save(update_fields=["status", "outcome", "completed_at", "completed_by"])
+    if assignee is not None and assignee.dealer_id != task.dealer_id:
+        raise ValidationError({"assignee": _("Choose someone of this task's dealer.")})
+    task.assignee = assignee
+    task.save(update_fields=["assignee"])
     return task

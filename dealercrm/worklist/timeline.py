@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from dealercrm.customers.timeline import TimelineEntry
 
 from .models import Task, TaskStatus
+from .outcomes import outcome_display
 
 
 def task_timeline(customer, *, limit: int, before: datetime.datetime | None) -> list[TimelineEntry]:  # noqa: ANN001
+    """Timeline provider of the worklist: one query, the assignee selected with the tasks."""
     rows = Task.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
     if before is not None:
         rows = rows.filter(created_at__lt=before)
     entries = []
-    for task in rows.select_related("assignee").order_by("-created_at")[:limit]:
+    for task in rows.select_related("assignee").order_by("-created_at", "-id")[:limit]:
         state = task.get_status_display()
         entries.append(
             TimelineEntry(
@@ -24,8 +27,10 @@ def task_timeline(customer, *, limit: int, before: datetime.datetime | None) -> 
                 kind="task",
                 icon="checkbox" if task.status == TaskStatus.DONE else "clipboard-list",
                 title=_("Task: %(title)s (%(state)s)") % {"title": task.title, "state": state},
-                body=task.outcome or task.body,
+                # A closed task shows how it went; an open one what is to be done.
+                body=outcome_display(task.outcome) or task.body,
                 actor=str(task.assignee) if task.assignee else "",
+                url=reverse("worklist:detail", args=[task.pk]),
                 source="worklist",
             )
         )

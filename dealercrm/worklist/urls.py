@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "worklist"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.mine, name="mine"),
+    path("all/", views.all_tasks, name="all"),
+    path("<int:task_id>/", views.detail, name="detail"),
+    path("<int:task_id>/complete/", views.complete, name="complete"),
+    path("<int:task_id>/assign/", views.assign, name="assign"),
+]

@@ -24,8 +24,17 @@ from typing import Literal
 from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, User
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
+from dealercrm.messaging.models import (
+    Campaign,
+    Message,
+    MessageStatus,
+    MessageTemplate,
+    ProviderConfig,
+    Purpose,
+)
 from dealercrm.vehicles.models import CarModel, MileageReading, Vehicle, VehicleOwnership
 from dealercrm.vehicles.validators import with_check_digit
+from dealercrm.worklist.models import Task, TaskKind
 
 _serial = itertools.count(1)
 
@@ -37,9 +46,9 @@ class MakeContext:
     brand: Brand
     dealer: Dealer
     user: User
-    made: dict[str, int] = field(default_factory=dict)
+    made: dict[str, int | str] = field(default_factory=dict)
 
-    def get_or_make(self, kwarg: str) -> int:
+    def get_or_make(self, kwarg: str) -> int | str:
         if kwarg not in self.made:
             self.made[kwarg] = OBJECTS[kwarg].make(self)
         return self.made[kwarg]
@@ -47,7 +56,7 @@ class MakeContext:
 
 @dataclass(frozen=True)
 class ObjectKind:
-    make: Callable[[MakeContext], int]
+    make: Callable[[MakeContext], int | str]  # an id, or a key/token for public pages
     owner: Literal["dealer", "brand", "network"]
 
 
@@ -185,6 +194,76 @@ def make_audit_event(ctx: MakeContext) -> int:
     ).pk
 
 
+def make_message_template(ctx: MakeContext) -> int:
+    return MessageTemplate.objects.create(
+        dealer=ctx.dealer,
+        name=f"矩阵模板{next(_serial)}",
+        purpose=Purpose.MAINTENANCE_REMINDER,
+        channel="sms",
+        body="{{ salutation }}，您的爱车该保养了。",
+    ).pk
+
+
+def make_message(ctx: MakeContext) -> int:
+    # Queued, so the pages' and the API's cancel has something to cancel; to a customer the
+    # asking user sees (a consultant sees only their own customers' messages).
+    n = next(_serial)
+    customer_id = ctx.get_or_make("customer_id")
+    return Message.objects.create(
+        dealer=ctx.dealer,
+        customer_id=customer_id,
+        channel="sms",
+        purpose=Purpose.PERSONAL,
+        to_address=f"+86139{n % 100_000_000:08d}",
+        body="矩阵短信",
+        source_id=f"matrix-{n}",
+        idempotency_key=f"manual:matrix-{n}:{customer_id}:sms",
+        status=MessageStatus.QUEUED,
+        created_by=_dealer_user_or_none(ctx),
+    ).pk
+
+
+def make_campaign(ctx: MakeContext) -> int:
+    # A draft, so queueing it is allowed once.
+    return Campaign.objects.create(
+        dealer=ctx.dealer,
+        name=f"矩阵活动{next(_serial)}",
+        template_id=ctx.get_or_make("template_id"),
+        audience={"customer_ids": [ctx.get_or_make("customer_id")]},
+    ).pk
+
+
+def make_task(ctx: MakeContext) -> int:
+    # Assigned to the asking user: everyone who works tasks sees their own.
+    return Task.objects.create(
+        dealer=ctx.dealer,
+        customer_id=ctx.get_or_make("customer_id"),
+        assignee=_dealer_user_or_none(ctx),
+        kind=TaskKind.CALL,
+        title="矩阵回访",
+    ).pk
+
+
+def make_provider_config(ctx: MakeContext) -> int:
+    config, _ = ProviderConfig.objects.get_or_create(
+        dealer=ctx.dealer, channel="sms", defaults={"kind": "file"}
+    )
+    return config.pk
+
+
+def make_webhook_key(ctx: MakeContext) -> str:
+    """The unguessable part of a provider's webhook URLs (public pages: checked by the key)."""
+    config = ProviderConfig.objects.get(pk=ctx.get_or_make("provider_config_id"))
+    return config.webhook_key
+
+
+def make_unsubscribe_token(ctx: MakeContext) -> str:
+    """A genuine signed unsubscribe token of a customer (the public unsubscribe page)."""
+    from dealercrm.messaging.unsubscribe import unsubscribe_token
+
+    return unsubscribe_token(dealer_id=ctx.dealer.pk, customer_id=ctx.get_or_make("customer_id"))
+
+
 OBJECTS: dict[str, ObjectKind] = {
     "customer_id": ObjectKind(make_customer, "dealer"),
     "car_model_id": ObjectKind(make_car_model, "network"),
@@ -202,6 +281,15 @@ OBJECTS: dict[str, ObjectKind] = {
     "reading_id": ObjectKind(make_mileage_reading, "dealer"),
     "mileage_reading_id": ObjectKind(make_mileage_reading, "dealer"),
     "event_id": ObjectKind(make_audit_event, "dealer"),
+    "template_id": ObjectKind(make_message_template, "dealer"),
+    "message_id": ObjectKind(make_message, "dealer"),
+    "campaign_id": ObjectKind(make_campaign, "dealer"),
+    "task_id": ObjectKind(make_task, "dealer"),
+    "provider_config_id": ObjectKind(make_provider_config, "dealer"),
+    "config_id": ObjectKind(make_provider_config, "dealer"),
+    # Public pages only (webhooks, unsubscribe): text, not ids, so never offset for a 404 check.
+    "webhook_key": ObjectKind(make_webhook_key, "network"),
+    "token": ObjectKind(make_unsubscribe_token, "network"),
 }
 
 # Query parameters a page needs to answer 200, by URL name: {parameter: registry kwarg}.

@@ -1,7 +1,7 @@
 """Every page and API operation of the project, found by walking the URLconf and the OpenAPI schema.
 
 Nothing here is listed by hand except what is deliberately outside the matrix (admin, static
-files, the API's own docs) and the pages anyone may open (log in, log out).
+files, the API's own docs) and the pages anyone may open (log in, log out, the messaging webhooks and unsubscribe page).
 """
 
 from __future__ import annotations
@@ -14,8 +14,19 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 MISSING = object()
 
-# Pages an anonymous visitor may open on purpose.
-PUBLIC_PAGES = frozenset({"core:login", "core:logout"})
+# Pages an anonymous visitor may open on purpose: log in and out; the messaging gateways'
+# webhooks (checked by the provider configuration's key and the request's signature) and the
+# e-mail unsubscribe page (checked by its signed token).
+PUBLIC_PAGES = frozenset(
+    {
+        "core:login",
+        "core:logout",
+        "messaging_public:receipts",
+        "messaging_public:inbound",
+        "messaging_public:events",
+        "messaging_public:unsubscribe",
+    }
+)
 # URL namespaces and callbacks outside the matrix: the admin, and the API (its operations come
 # from the OpenAPI schema instead; its docs and schema are public by design).
 SKIPPED_NAMESPACES = frozenset({"admin", "api", "djdt"})

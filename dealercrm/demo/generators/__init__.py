@@ -42,6 +42,7 @@ from .base import (
     VehicleFacts,
 )
 from .customers import CUSTOMERS, INTERACTIONS
+from .messaging import MESSAGES
 from .search import SEARCH_KEYS
 from .vehicles import MILEAGE, VEHICLES
 
@@ -53,6 +54,7 @@ CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     VEHICLES,
     INTERACTIONS,
     MILEAGE,
+    MESSAGES,
     SEARCH_KEYS,
 )
 

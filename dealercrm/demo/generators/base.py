@@ -34,6 +34,9 @@ class DealerFacts:
     care: tuple[int, ...] = ()
     manager: int | None = None
     tags: dict[str, int] = field(default_factory=dict)
+    # Set by the org step's messaging setup: templates by key and what texts say of the dealer
+    # (a generators.messaging.DealerMessaging).
+    messaging: Any = None
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,15 @@ class ChunkGenerator:
     the generators after it, returns rows in insertion order (parents before children).
     models: every table it returns rows for (their ids are read before generation starts, and
     their indexes are built after the load).
+    finish(ctx): optional, runs in the writing process once everything is written and indexed.
     """
 
     name: str
     stage: str
     generate: Callable[[DemoContext, Chunk, random.Random], list[Rows]]
     models: tuple[type[models.Model], ...] = ()
+    # Run once after the load, with the database (e.g. totals over what every chunk wrote).
+    finish: Callable[[DemoContext], None] | None = None
 
 
 class DemoContext:

@@ -299,6 +299,8 @@ def generate_customers(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> li
             )
         )
 
+    # For the messaging generator: addresses and birthdays, and consents a reply of T withdraws.
+    chunk.extras["customers"] = (customers, consents)
     ctx.ids.finish(Customer, next_customer)
     ctx.ids.finish(CustomerPhone, next_phone)
     ctx.ids.finish(Consent, next_consent)

@@ -1,4 +1,5 @@
-"""The organisation: brand, regions, dealer groups, dealers, departments, staff, tags, catalogue.
+"""The organisation: brand, regions, dealer groups, dealers, departments, staff, tags, message
+templates and policies, catalogue.
 
 A few hundred rows, so they go through the ORM (bulk_create) in one transaction. Every demo user
 gets the same password; it is hashed once (Argon2 takes ~50 ms a hash) and the hash reused.
@@ -19,6 +20,7 @@ from dealercrm.demo.pools import Pools
 from dealercrm.vehicles.models import CarModel
 
 from .base import DealerFacts, ModelFacts, Org
+from .messaging import messaging_setup
 
 ROLE_USERNAME = {
     "sales_consultant": "sales",
@@ -159,6 +161,8 @@ def build_org(*, seed: int, pools: Pools) -> Org:
                 tags=tag_ids.get(dealer.id, {}),
             )
         )
+    # Each dealer's message templates and policy, and what its messages say of it.
+    messaging_setup(dealer_facts, dealer_by_code.values())
     brand_models, other_models = _build_catalogue(brand)
     network_users = {role: uid for d, role, _username, uid in staff if d == 0}
     return Org(

@@ -569,8 +569,8 @@ def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
 WEBHOOKS_BY_KIND: dict[str, tuple[str, ...]] = {
     ProviderKind.SMS_GATEWAY: ("receipts", "inbound"),
     ProviderKind.WECHAT: ("events",),
-    ProviderKind.SMTP: ("inbound",),
-    ProviderKind.DJANGO_EMAIL: ("inbound",),
+    ProviderKind.SMTP: ("receipts", "inbound"),
+    ProviderKind.DJANGO_EMAIL: ("receipts", "inbound"),
 }
 
 

@@ -378,3 +378,48 @@ def test_wechat_pushes_receipts_and_replies_to_one_address(client, dealer, wecha
     assert stored.customer_id == customer.pk
     assert stored.in_reply_to_id == ours.pk
     assert stored.body == "周六有空"
+
+
+# --- e-mail bounces that come back after the SMTP server took the message ----------------------
+
+
+@pytest.mark.django_db
+def test_a_late_email_bounce_marks_the_message_undeliverable_once(client, dealer, smtp_config):
+    from dealercrm.messaging.providers.email import message_id_for
+
+    # given an e-mail the server accepted
+    sent = MessageFactory(
+        customer__dealer=dealer,
+        dealer=dealer,
+        channel="email",
+        to_address="wang@example.cn",
+        status=MessageStatus.SENT,
+        provider="smtp",
+    )
+    sent.provider_message_id = message_id_for(sent.idempotency_key)
+    sent.save(update_fields=["provider_message_id"])
+    bounce = {
+        "event": "bounce",
+        "id": "evt-1",
+        "message_id": sent.provider_message_id,
+        "reason": "550 5.1.1 mailbox unavailable",
+    }
+    # when the relay reports the bounce, twice
+    first = post_signed(client, receipts_url(smtp_config), [bounce], smtp_config.webhook_key)
+    again = post_signed(client, receipts_url(smtp_config), [bounce], smtp_config.webhook_key)
+    # then the message is undeliverable with the server's reason; the replay changed nothing
+    assert first.status_code == again.status_code == 200
+    message = status_of(sent)
+    assert message.status == MessageStatus.UNDELIVERABLE
+    assert message.status_reason == "550 5.1.1 mailbox unavailable"
+    assert WebhookEvent.objects.filter(provider_config=smtp_config).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_unsigned_email_bounce_is_refused(client, dealer, smtp_config):
+    response = client.post(
+        receipts_url(smtp_config),
+        json.dumps([{"event": "bounce", "message_id": "<x@dealercrm>"}]),
+        content_type="application/json",
+    )
+    assert response.status_code == 403

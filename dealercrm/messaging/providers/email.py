@@ -41,7 +41,7 @@ from django.http import HttpRequest
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
-from .base import InboundMessage, Outcome, OutgoingMessage, SendResult, WebhookRejected
+from .base import InboundMessage, Outcome, OutgoingMessage, Receipt, SendResult, WebhookRejected
 from .configuration import BaseProvider, verify_signed_callback
 
 
@@ -228,6 +228,16 @@ class DjangoEmailProvider(BaseProvider):
         items = payload if isinstance(payload, list) else [payload]
         return [parsed for item in items if (parsed := _parse_reply(item)) is not None]
 
+    def parse_receipts(self, request: HttpRequest) -> list[Receipt]:
+        """Bounces that arrive after the SMTP server took the message (a DSN returned later),
+        as mail relays' event webhooks post them: {"event": "bounce" | "delivered",
+        "message_id": "<our Message-ID>", "reason": "550 5.1.1 …", "id": "<event id>"}."""
+        payload = _payload(request)
+        if not payload:
+            return []
+        items = payload if isinstance(payload, list) else [payload]
+        return [parsed for item in items if (parsed := _parse_event(item)) is not None]
+
 
 class SmtpProvider(DjangoEmailProvider):
     kind = "smtp"
@@ -347,4 +357,29 @@ def _parse_reply(item: Any) -> InboundMessage | None:
         in_reply_to=in_reply_to,
         at=at,
         extra={"to": recipients, "message_id": own_id},
+    )
+
+
+# Event names mail relays use for a message that will never arrive, and for one that did.
+_BOUNCE_EVENTS = frozenset({"bounce", "bounced", "dropped", "failed", "rejected"})
+_DELIVERED_EVENTS = frozenset({"delivered", "delivery"})
+
+
+def _parse_event(item: Any) -> Receipt | None:
+    if not isinstance(item, dict):
+        return None
+    event = str(item.get("event") or "").lower()
+    message_id = str(item.get("message_id") or "").strip()
+    if event not in _BOUNCE_EVENTS | _DELIVERED_EVENTS or not message_id:
+        return None
+    if not message_id.startswith("<"):
+        message_id = f"<{message_id}>"
+    delivered = event in _DELIVERED_EVENTS
+    reason = "" if delivered else str(item.get("reason") or _("The recipient's server bounced it."))
+    event_id = str(item.get("id") or f"{message_id}:{event}")
+    return Receipt(
+        event_key=f"mail-event:{event_id}"[:200],
+        provider_message_id=message_id,
+        delivered=delivered,
+        reason=reason[:300],
     )

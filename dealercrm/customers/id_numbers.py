@@ -54,12 +54,14 @@ def _fernet_for(keys: str) -> MultiFernet:
         ) from exc
 
 
-def _fernet() -> MultiFernet:
+def field_fernet() -> MultiFernet:
+    """The Fernet keys of FIELD_ENCRYPTION_KEY: for ID numbers here, and for other secrets kept
+    in the database (message providers' passwords), so one key setting and one rotation."""
     return _fernet_for(settings.FIELD_ENCRYPTION_KEY)
 
 
 def encrypt_id_number(id_number: str) -> str:
-    return _fernet().encrypt(id_number.encode()).decode()
+    return field_fernet().encrypt(id_number.encode()).decode()
 
 
 def decrypt_id_number(token: str) -> str:
@@ -67,7 +69,7 @@ def decrypt_id_number(token: str) -> str:
     if not token:
         return ""
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return field_fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured(
             "An ID number could not be decrypted: FIELD_ENCRYPTION_KEY is not the key it was "

@@ -975,3 +975,10 @@ def form_errors_by_field(exc: ValidationError, fields: Sequence[str]) -> dict[st
     else:
         result[NON_FIELD_ERRORS] = list(exc.messages)
     return result
+
+
+def apply_service_errors(form: Any, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field, or above the form."""
+    for name, messages in form_errors_by_field(exc, list(form.fields)).items():
+        for message in messages:
+            form.add_error(None if name == NON_FIELD_ERRORS else name, message)

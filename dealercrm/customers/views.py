@@ -26,16 +26,6 @@ from .selectors import CustomerFilters, interaction_entry
 DETAIL = "customers/detail.html"
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    for field, messages_ in services.form_errors_by_field(exc, list(form.fields)).items():
-        for message in messages_:
-            form.add_error(None if field == "__all__" else field, message)
-
-
 def _can_see_contact(request: HttpRequest) -> bool:
     return request.user.has_perm(Perm.VIEW_FULL_CONTACT)
 
@@ -59,7 +49,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "consultants": selectors.consultant_choices(request.user),
         "tag_names": selectors.tag_names(request.user),
     }
-    template = "customers/list.html#results" if _is_htmx(request) else "customers/list.html"
+    template = "customers/list.html#results" if request.htmx else "customers/list.html"
     return render(request, template, context)
 
 
@@ -94,7 +84,7 @@ def create(request: HttpRequest) -> HttpResponse:
                     actor=user, dealer_id=dealer_id, request=request, **kwargs
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                services.apply_service_errors(form, exc)
             else:
                 customer = result.customer
                 messages.success(request, _("Customer %(name)s created.") % {"name": customer})
@@ -147,7 +137,7 @@ def edit(request: HttpRequest, customer_id: int) -> HttpResponse:
                 conflict = exc.messages[0]
                 status = 409
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                services.apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Changes saved."))
                 return redirect("customers:detail", customer_id=customer.pk)
@@ -241,9 +231,9 @@ def _interaction_response(
         try:
             interaction = save()
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            services.apply_service_errors(form, exc)
         else:
-            if not _is_htmx(request):
+            if not request.htmx:
                 messages.success(request, _("Added to the timeline."))
                 return redirect("customers:detail", customer_id=customer.pk)
             return render(
@@ -253,7 +243,7 @@ def _interaction_response(
             )
     context = {"customer": customer, f"{partial}": form, "can_add_interaction": True}
     response = render(request, f"{DETAIL}#{partial}", context)
-    if request.method == "POST" and _is_htmx(request):
+    if request.method == "POST" and request.htmx:
         # The form goes back, with its errors, in place of the one posted.
         response = reswap(retarget(response, f"#{partial.replace('_', '-')}"), "outerHTML")
     elif request.method == "POST":
@@ -334,10 +324,10 @@ def consent(request: HttpRequest, customer_id: int) -> HttpResponse:
                     request=request,
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                services.apply_service_errors(form, exc)
             else:
                 form = ConsentForm()
-        if not _is_htmx(request):
+        if not request.htmx:
             if form.errors:
                 messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
             return redirect(reverse("customers:detail", args=[customer.pk]) + "#consents")
@@ -349,7 +339,7 @@ def consent(request: HttpRequest, customer_id: int) -> HttpResponse:
 def tags(request: HttpRequest, customer_id: int) -> HttpResponse:
     """GET: the tag editor; POST tags="a, b": set the customer's tags; answers the tag card."""
     customer = selectors.get_customer_for_user(request.user, customer_id)
-    editing = request.method == "GET" and _is_htmx(request) and "edit" in request.GET
+    editing = request.method == "GET" and request.htmx and "edit" in request.GET
     form = TagsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
@@ -358,11 +348,11 @@ def tags(request: HttpRequest, customer_id: int) -> HttpResponse:
                     actor=request.user, customer=customer, names=form.names(), request=request
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                services.apply_service_errors(form, exc)
                 editing = True
         else:
             editing = True
-        if not _is_htmx(request):
+        if not request.htmx:
             if form.errors:
                 messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
             return redirect("customers:detail", customer_id=customer.pk)

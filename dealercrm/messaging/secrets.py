@@ -10,14 +10,14 @@ from __future__ import annotations
 from cryptography.fernet import InvalidToken
 from django.core.exceptions import ImproperlyConfigured
 
-from dealercrm.customers.id_numbers import _fernet
+from dealercrm.customers.id_numbers import field_fernet
 
 
 def encrypt_secret(secret: str) -> str:
     """The Fernet token of `secret`; "" stays "" (a provider without a secret)."""
     if not secret:
         return ""
-    return _fernet().encrypt(secret.encode()).decode()
+    return field_fernet().encrypt(secret.encode()).decode()
 
 
 def decrypt_secret(token: str) -> str:
@@ -25,7 +25,7 @@ def decrypt_secret(token: str) -> str:
     if not token:
         return ""
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return field_fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured(
             "A message provider's secret could not be decrypted: FIELD_ENCRYPTION_KEY is not the "

@@ -287,10 +287,6 @@ def _form_values(form: SendForm) -> dict[str, Any]:
 # --- the views --------------------------------------------------------------------------------
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
 def _context(request: HttpRequest, recipient: Recipient, form: SendForm, **extra: Any) -> dict:
     values = _form_values(form)
     # A typed text is filled in the sender's language (as message_send does).
@@ -384,7 +380,7 @@ def panel(request: HttpRequest, customer_id: int) -> HttpResponse:
     templates = _templates(customer, initial["channel"])
     if request.method == "GET":
         form = SendForm(recipient=recipient, templates=templates, initial=initial)
-        page = f"{PANEL}#panel" if _is_htmx(request) else PANEL
+        page = f"{PANEL}#panel" if request.htmx else PANEL
         return render(request, page, _context(request, recipient, form))
 
     form = SendForm(request.POST, recipient=recipient, templates=templates, initial=initial)
@@ -411,11 +407,11 @@ def panel(request: HttpRequest, customer_id: int) -> HttpResponse:
             message.refresh_from_db()  # the job may have sent it already (on commit)
             notice = _notice(message, customer)
     if notice is None:
-        if not _is_htmx(request):
+        if not request.htmx:
             return render(request, PANEL, _context(request, recipient, form), status=400)
         # HTMX swaps only successful answers: the panel comes back with its errors, 200.
         return render(request, f"{PANEL}#panel", _context(request, recipient, form))
-    if not _is_htmx(request):
+    if not request.htmx:
         level = flash.WARNING if notice.level in ("warning", "danger") else flash.SUCCESS
         flash.add_message(request, level, notice.text)
         return redirect("customers:detail", customer_id=customer.pk)

@@ -27,7 +27,7 @@ from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
 from dealercrm.customers.models import Customer, LifecycleStage
 from dealercrm.customers.selectors import get_customer_for_user
-from dealercrm.customers.services import form_errors_by_field
+from dealercrm.customers.services import apply_service_errors
 from dealercrm.search.router import MAX_QUERY
 from dealercrm.search.selectors import search_customers
 
@@ -73,16 +73,6 @@ PROBLEM_STATUSES = frozenset(
 CHECK_NAMED = 20
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    for field, errors in form_errors_by_field(exc, list(form.fields)).items():
-        for error in errors:
-            form.add_error(None if field == "__all__" else field, error)
-
-
 def _network_dealers(request: HttpRequest) -> list[Dealer]:
     """The dealers a user without a dealer of their own (system administrator) picks from."""
     return [] if request.user.dealer_id else list(visible_dealers(request.user).order_by("name"))
@@ -126,7 +116,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
         "can_manage": request.user.has_perm(Perm.MANAGE_TEMPLATES),
     }
     name = "messaging/template_list.html"
-    return render(request, f"{name}#results" if _is_htmx(request) else name, context)
+    return render(request, f"{name}#results" if request.htmx else name, context)
 
 
 def _variable_groups() -> list[tuple[str, list[tuple[str, Any]]]]:
@@ -176,7 +166,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
                     actor=request.user, dealer_id=dealer_id, **form.service_kwargs()
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Template %(name)s saved.") % {"name": template.name})
                 return redirect("messaging:templates")
@@ -197,7 +187,7 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
                     actor=request.user, template=template, **form.service_kwargs()
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Template %(name)s saved.") % {"name": template.name})
                 return redirect("messaging:templates")
@@ -362,7 +352,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
         "now": timezone.now(),
     }
     name = "messaging/outbox.html"
-    return render(request, f"{name}#results" if _is_htmx(request) else name, context)
+    return render(request, f"{name}#results" if request.htmx else name, context)
 
 
 def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
@@ -391,7 +381,7 @@ def _message_action(request: HttpRequest, message_id: int, action: Any, done: st
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, done)
-    if _is_htmx(request):
+    if request.htmx:
         message = selectors.get_message_for_user(request.user, message_id)
         return render(
             request, "messaging/message_detail.html#status_card", _message_context(request, message)
@@ -457,7 +447,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                     audience=form.audience(),
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 return redirect("messaging:campaign", campaign_id=campaign.pk)
     else:
@@ -546,7 +536,7 @@ def campaign_queue(request: HttpRequest, campaign_id: int) -> HttpResponse:
         services.campaign_start(actor=request.user, campaign=campaign, request=request)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    if _is_htmx(request):
+    if request.htmx:
         return redirect("messaging:campaign_progress", campaign_id=campaign.pk)
     return redirect("messaging:campaign", campaign_id=campaign.pk)
 
@@ -633,7 +623,7 @@ def messaging_settings(request: HttpRequest) -> HttpResponse:
                     actor=request.user, dealer_id=dealer.pk, **form.service_kwargs()
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Messaging settings saved."))
                 url = reverse("messaging:settings")
@@ -679,7 +669,7 @@ def provider_edit(request: HttpRequest) -> HttpResponse:
                     secret=form.new_secret(),
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(
                     request,

@@ -17,6 +17,7 @@ from django_htmx.http import reswap, retarget
 
 from dealercrm.core.access import staff_view
 from dealercrm.core.permissions import Perm
+from dealercrm.customers.services import apply_service_errors
 
 from . import selectors, services
 from .forms import TaskAssignForm, TaskCompleteForm
@@ -24,17 +25,6 @@ from .models import Task, TaskStatus
 
 LIST = "worklist/tasks.html"
 DETAIL = "worklist/task.html"
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
-def _apply_errors(form: TaskCompleteForm | TaskAssignForm, exc: ValidationError) -> None:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    for field, messages_ in errors.items():
-        for message in messages_:
-            form.add_error(field if field in form.fields else None, message)
 
 
 def _back(request: HttpRequest) -> HttpResponse:
@@ -67,7 +57,7 @@ def _list(request: HttpRequest, *, managing: bool) -> HttpResponse:
     }
     if managing:
         context["assignees"] = selectors.assignee_choices(user)
-    if _is_htmx(request):
+    if request.htmx:
         return render(request, f"{LIST}#results", context)
     context["counts"] = selectors.task_counts(user, mine=not managing)
     return render(request, LIST, context)
@@ -107,7 +97,7 @@ def _row_context(request: HttpRequest, task: Task, **extra) -> dict:  # noqa: AN
 def detail(request: HttpRequest, task_id: int) -> HttpResponse:
     """The task on its own page; an HTMX request gets its row (the completion form's Cancel)."""
     task = selectors.get_task_for_user(request.user, task_id)
-    if _is_htmx(request):
+    if request.htmx:
         return render(request, f"{LIST}#task_row", _row_context(request, task))
     form = TaskCompleteForm(kind=task.kind)
     return render(request, DETAIL, _row_context(request, task, form=form))
@@ -124,15 +114,15 @@ def complete(request: HttpRequest, task_id: int) -> HttpResponse:
         try:
             services.task_complete(actor=request.user, task=task, outcome=form.outcome())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
-            if not _is_htmx(request):
+            if not request.htmx:
                 messages.success(request, _("Task done: %(title)s") % {"title": task.title})
                 return _back(request)
             # The form asked to swap itself; the answer is the whole row, closed.
             response = render(request, f"{LIST}#task_row", _row_context(request, task))
             return reswap(retarget(response, f"#task-{task.pk}"), "outerHTML")
-    if request.method == "POST" and not _is_htmx(request):
+    if request.method == "POST" and not request.htmx:
         return render(request, DETAIL, _row_context(request, task, form=form), status=400)
     # HTMX swaps only successful answers: the form comes back, errors and all, with 200.
     return render(request, f"{LIST}#complete_form", _row_context(request, task, form=form))
@@ -155,7 +145,7 @@ def assign(request: HttpRequest, task_id: int) -> HttpResponse:
             error = " ".join(exc.messages)
     else:
         error = " ".join(m for ms in form.errors.values() for m in ms)
-    if not _is_htmx(request):
+    if not request.htmx:
         if error:
             messages.error(request, error)
         return _back(request)

@@ -100,7 +100,16 @@ def invalid(request: HttpRequest, exc: ValidationError):  # noqa: ANN201
     return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
 
 
-for _app in ("core", "customers", "vehicles", "search", "messaging", "worklist"):
+for _app in (
+    "core",
+    "customers",
+    "vehicles",
+    "search",
+    "messaging",
+    "worklist",
+    "bookings",
+    "sales",
+):
     try:
         _module = import_module(f"dealercrm.{_app}.api")
     except ModuleNotFoundError as exc:

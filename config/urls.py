@@ -11,6 +11,10 @@ urlpatterns = [
     path("search/", include("dealercrm.search.urls")),
     path("messages/", include("dealercrm.messaging.urls")),
     path("tasks/", include("dealercrm.worklist.urls")),
+    path("sales/", include("dealercrm.sales.urls")),
+    path("resources/", include("dealercrm.bookings.urls")),
+    # Public: a quote's share link and an order's tracking page (unguessable tokens, no login).
+    path("p/", include("dealercrm.sales.public_urls")),
     # Public: provider webhooks and unsubscribe links (their own checks, no login).
     path("m/", include("dealercrm.messaging.public_urls")),
     path("", include("dealercrm.core.urls")),

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "dealercrm.search",
     "dealercrm.worklist",
     "dealercrm.messaging",
+    "dealercrm.bookings",
+    "dealercrm.sales",
     "dealercrm.demo",
 ]
 

@@ -44,6 +44,42 @@ def navigation(user) -> list[NavItem]:  # noqa: ANN001
         work.append(NavItem("tasks_all", _("All tasks"), "ti-list-check", _url("worklist:all")))
     if work:
         items.append(NavItem("worklist", _("Tasks"), "ti-checklist", children=work))
+    sales: list[NavItem] = []
+    if user.has_perm(Perm.VIEW_LEADS):
+        sales.append(NavItem("leads", _("Leads"), "ti-user-search", _url("sales:leads")))
+    if user.has_perm(Perm.WORK_LEADS):
+        sales.append(
+            NavItem("followups", _("Follow-ups due"), "ti-calendar-due", _url("sales:followups"))
+        )
+        sales.append(
+            NavItem("test_drives", _("Test drives"), "ti-steering-wheel", _url("sales:test_drives"))
+        )
+    if user.has_perm(Perm.VIEW_LEADS):
+        sales.append(NavItem("orders", _("Orders"), "ti-file-invoice", _url("sales:orders")))
+    if user.has_perm(Perm.MANAGE_LEADS):
+        sales.append(NavItem("losses", _("Losses to approve"), "ti-user-x", _url("sales:losses")))
+    if user.has_perm(Perm.DISPATCH_LEADS):
+        sales.append(
+            NavItem("dispatches", _("OEM dispatch"), "ti-send-2", _url("sales:dispatches"))
+        )
+    if user.has_perm(Perm.VIEW_FUNNEL):
+        sales.append(NavItem("funnel", _("Sales funnel"), "ti-filter", _url("sales:funnel")))
+        if user.has_perm(Perm.VIEW_NETWORK):
+            sales.append(
+                NavItem(
+                    "scorecard", _("Dispatch scorecard"), "ti-chart-bar", _url("sales:scorecard")
+                )
+            )
+    if user.has_perm(Perm.VIEW_RESOURCES):
+        sales.append(
+            NavItem("demo_cars", _("Demo cars"), "ti-car-garage", _url("bookings:resources"))
+        )
+    if user.has_perm(Perm.MANAGE_LEADS):
+        sales.append(
+            NavItem("sales_policy", _("Sales settings"), "ti-adjustments", _url("sales:policy"))
+        )
+    if sales:
+        items.append(NavItem("sales", _("Sales"), "ti-car", children=sales))
     messaging: list[NavItem] = []
     if user.has_perm(Perm.VIEW_MESSAGES):
         messaging.append(NavItem("outbox", _("Messages"), "ti-send", _url("messaging:outbox")))

@@ -64,6 +64,20 @@ class Perm:
     # Worklist: see one's tasks and work them; managers see and hand out everyone's.
     WORK_TASKS = "worklist.work_task"
     MANAGE_TASKS = "worklist.manage_task"
+    # Sales: see leads (a consultant only their own without VIEW_ALL_LEADS); work them (activities,
+    # test drives, quotes, orders, delivery); manage them (assign, approve a loss, the dealer's
+    # sales policy); the OEM's dispatch of leads to dealers; the funnel and scorecards; posting
+    # leads from a website form or an auto-show tablet (integration tokens).
+    VIEW_LEADS = "sales.view_lead"
+    VIEW_ALL_LEADS = "sales.view_all_leads"
+    WORK_LEADS = "sales.work_lead"
+    MANAGE_LEADS = "sales.manage_lead"
+    DISPATCH_LEADS = "sales.dispatch_lead"
+    VIEW_FUNNEL = "sales.view_funnel"
+    SUBMIT_LEADS = "sales.submit_lead"
+    # Bookable resources of a dealer: demo cars (and, later, service bays and loan cars).
+    VIEW_RESOURCES = "bookings.view_resource"
+    MANAGE_RESOURCES = "bookings.manage_resource"
 
 
 _CUSTOMER_WORK = {
@@ -79,6 +93,13 @@ _CUSTOMER_WORK = {
     Perm.VIEW_MESSAGES,
     Perm.WORK_TASKS,
 }
+# What a salesperson needs to work a lead from first contact to delivery.
+_SALES_WORK = {
+    Perm.VIEW_LEADS,
+    Perm.WORK_LEADS,
+    Perm.SUBMIT_LEADS,
+    Perm.VIEW_RESOURCES,
+}
 # Customer care and managers run the dealer's outbound messaging.
 _MESSAGING_WORK = {
     Perm.MANAGE_TEMPLATES,
@@ -88,7 +109,7 @@ _MESSAGING_WORK = {
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.SALES_CONSULTANT: frozenset(_CUSTOMER_WORK),
+    Role.SALES_CONSULTANT: frozenset(_CUSTOMER_WORK | _SALES_WORK),
     Role.SERVICE_ADVISOR: frozenset(_CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}),
     Role.CARE_SPECIALIST: frozenset(
         _CUSTOMER_WORK | _MESSAGING_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}
@@ -96,11 +117,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.DEALER_MANAGER: frozenset(
         _CUSTOMER_WORK
         | _MESSAGING_WORK
+        | _SALES_WORK
         | {
             Perm.VIEW_ALL_DEALER_CUSTOMERS,
             Perm.DELETE_CUSTOMER,
             Perm.VIEW_AUDIT_LOG,
             Perm.MANAGE_MESSAGING_SETTINGS,
+            Perm.VIEW_ALL_LEADS,
+            Perm.MANAGE_LEADS,
+            Perm.VIEW_FUNNEL,
+            Perm.MANAGE_RESOURCES,
         }
     ),
     # The dealer admin runs the dealer's accounts and message providers, not its customer
@@ -111,11 +137,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_AUDIT_LOG,
             Perm.MANAGE_API_TOKENS,
             Perm.MANAGE_MESSAGING_SETTINGS,
+            Perm.VIEW_RESOURCES,
+            Perm.MANAGE_RESOURCES,
         }
     ),
     # OEM roles read the whole network; contact details stay masked for them.
     Role.OEM_ANALYST: frozenset(
-        {Perm.VIEW_CUSTOMER, Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.VIEW_VEHICLE, Perm.VIEW_NETWORK}
+        {
+            Perm.VIEW_CUSTOMER,
+            Perm.VIEW_ALL_DEALER_CUSTOMERS,
+            Perm.VIEW_VEHICLE,
+            Perm.VIEW_NETWORK,
+            Perm.VIEW_LEADS,
+            Perm.VIEW_ALL_LEADS,
+            Perm.VIEW_FUNNEL,
+        }
     ),
     Role.OEM_ADMIN: frozenset(
         {
@@ -128,12 +164,23 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_CATALOGUE,
             Perm.VIEW_AUDIT_LOG,
             Perm.MANAGE_API_TOKENS,
+            Perm.VIEW_LEADS,
+            Perm.VIEW_ALL_LEADS,
+            Perm.VIEW_FUNNEL,
+            Perm.DISPATCH_LEADS,
+            Perm.SUBMIT_LEADS,
         }
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _CUSTOMER_WORK
         | _MESSAGING_WORK
+        | _SALES_WORK
         | {
+            Perm.VIEW_ALL_LEADS,
+            Perm.MANAGE_LEADS,
+            Perm.DISPATCH_LEADS,
+            Perm.VIEW_FUNNEL,
+            Perm.MANAGE_RESOURCES,
             Perm.MANAGE_MESSAGING_SETTINGS,
             Perm.VIEW_ALL_DEALER_CUSTOMERS,
             Perm.DELETE_CUSTOMER,

@@ -19,6 +19,7 @@ class TaskKind(models.TextChoices):
     CALL = "call", _("Phone call")
     REPLY = "reply", _("Answer a reply")
     FOLLOW_UP = "follow_up", _("Follow-up")
+    TEST_DRIVE = "test_drive", _("Test drive")
     OTHER = "other", _("Other")
 
 
@@ -95,6 +96,69 @@ class Task(DealerOwnedModel):
             models.Index(fields=["dealer", "assignee", "status", "due_at"], name="task_worklist"),
             models.Index(fields=["dealer", "customer", "-created_at"], name="task_timeline"),
             models.Index(fields=["dealer", "source_kind", "source_id"], name="task_source"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NoticeQuerySet(DealerScopedQuerySet):
+    def unread(self) -> NoticeQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def for_recipient(self, user_id: int) -> NoticeQuerySet:
+        return self.filter(recipient_id=user_id)
+
+
+class ScopedNoticeManager(DealerScopedManager.from_queryset(NoticeQuerySet)):  # type: ignore[misc]
+    pass
+
+
+class Notice(DealerOwnedModel):
+    """Something one person should look at, shown on their workspace until read.
+
+    Not work in itself (that is a Task): "a dispatched lead arrived for you", "this lead has
+    waited past its first-response time", "this loss awaits your approval". `source_kind` /
+    `source_id` / `reason` make a notice idempotent: the same reason about the same thing is
+    noted once per person, however often a job runs.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("for"),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("details"), blank=True)
+    # A path inside the app (e.g. the lead's page).
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    source_kind = models.CharField(max_length=40, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = ScopedNoticeManager()
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["dealer", "recipient", "-created_at"],
+                name="notice_unread",
+                condition=models.Q(read_at__isnull=True),
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dealer", "recipient", "source_kind", "source_id", "reason"],
+                name="notice_once_per_reason",
+                condition=~models.Q(source_kind=""),
+            )
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ delivered, in the same transaction.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from dealercrm.core.models import User
 
-from .models import Task, TaskStatus
+from .models import Notice, Task, TaskStatus
 from .outcomes import OUTCOME_MAX_LENGTH
 
 TaskHook = Callable[[Task], None]
@@ -116,3 +116,61 @@ def task_assign(*, actor: User, task: Task, assignee: User | None) -> Task:
     task.assignee = assignee
     task.save(update_fields=["assignee"])
     return task
+
+
+def notice_create(
+    *,
+    dealer_id: int,
+    recipient_ids: Sequence[int],
+    title: str,
+    body: str = "",
+    link: str = "",
+    source_kind: str = "",
+    source_id: str = "",
+    reason: str = "",
+) -> int:
+    """Note `title` for each recipient; returns how many notices were new.
+
+    With a source, the same (source, reason) for the same person is noted once: a job that runs
+    twice tells nobody twice. Set-based (one INSERT for all recipients).
+    """
+    recipients = sorted({r for r in recipient_ids if r})
+    if not recipients:
+        return 0
+    existing: set[int] = set()
+    if source_kind:
+        existing = set(
+            Notice.objects.filter(
+                dealer_id=dealer_id,
+                recipient_id__in=recipients,
+                source_kind=source_kind,
+                source_id=source_id,
+                reason=reason,
+            ).values_list("recipient_id", flat=True)
+        )
+    now = timezone.now()
+    new = [
+        Notice(
+            dealer_id=dealer_id,
+            recipient_id=r,
+            title=title[:200],
+            body=body,
+            link=link,
+            source_kind=source_kind,
+            source_id=source_id,
+            reason=reason,
+            created_at=now,
+        )
+        for r in recipients
+        if r not in existing
+    ]
+    Notice.objects.bulk_create(new, ignore_conflicts=bool(source_kind))
+    return len(new)
+
+
+def notices_mark_read(*, actor: User, notice_ids: Sequence[int] | None = None) -> int:
+    """Mark the actor's notices read (all of them when `notice_ids` is None)."""
+    qs = Notice.objects.for_recipient(actor.pk).unread()
+    if notice_ids is not None:
+        qs = qs.filter(pk__in=list(notice_ids))
+    return qs.update(read_at=timezone.now())

@@ -1,0 +1,3 @@
+"""Reads of bookings."""
+
+from __future__ import annotations

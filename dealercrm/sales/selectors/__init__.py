@@ -1,0 +1,1 @@
+"""Reads of the sales pipeline, one module per topic (like services)."""

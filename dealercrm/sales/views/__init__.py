@@ -1,0 +1,1 @@
+"""The sales pages, one module per topic; each module lists its own `urlpatterns`."""

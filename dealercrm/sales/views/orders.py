@@ -1,0 +1,10 @@
+"""Pages: orders."""
+
+from __future__ import annotations
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
+
+# Public (no login): the customer's tracking page, under /p/ (see ../public_urls.py).
+public_urlpatterns: list = []

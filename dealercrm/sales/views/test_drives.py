@@ -1,0 +1,7 @@
+"""Pages: test_drives."""
+
+from __future__ import annotations
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

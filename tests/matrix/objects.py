@@ -15,12 +15,17 @@ depends on the models and keeps working while the apps change.
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from django.utils import timezone
+
+from dealercrm.bookings.models import Booking, Resource, ResourceKind
 from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, User
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
@@ -32,9 +37,18 @@ from dealercrm.messaging.models import (
     ProviderConfig,
     Purpose,
 )
+from dealercrm.sales.models import (
+    Activity,
+    Lead,
+    OemDispatch,
+    Order,
+    OrderMilestone,
+    Quote,
+    TestDrive,
+)
 from dealercrm.vehicles.models import CarModel, MileageReading, Vehicle, VehicleOwnership
 from dealercrm.vehicles.validators import with_check_digit
-from dealercrm.worklist.models import Task, TaskKind
+from dealercrm.worklist.models import Notice, Task, TaskKind
 
 _serial = itertools.count(1)
 
@@ -264,6 +278,146 @@ def make_unsubscribe_token(ctx: MakeContext) -> str:
     return unsubscribe_token(dealer_id=ctx.dealer.pk, customer_id=ctx.get_or_make("customer_id"))
 
 
+# --- sales and bookings ---------------------------------------------------------------------
+
+
+def make_lead(ctx: MakeContext) -> int:
+    # Assigned to the asking user, so a sales consultant (who sees only their own) sees it too.
+    return Lead.objects.create(
+        dealer=ctx.dealer,
+        customer_id=ctx.get_or_make("customer_id"),
+        channel="walk_in",
+        consultant=_dealer_user_or_none(ctx),
+        car_model_id=ctx.get_or_make("car_model_id"),
+        stage="contacted",
+        first_contacted_at=timezone.now(),
+    ).pk
+
+
+def make_activity(ctx: MakeContext) -> int:
+    return Activity.objects.create(
+        dealer=ctx.dealer,
+        lead_id=ctx.get_or_make("lead_id"),
+        customer_id=ctx.get_or_make("customer_id"),
+        kind="call",
+        result="reached",
+        author=_dealer_user_or_none(ctx),
+    ).pk
+
+
+def make_dispatch(ctx: MakeContext) -> int:
+    n = next(_serial)
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    return OemDispatch.objects.create(
+        dealer=ctx.dealer,
+        car_model_id=ctx.get_or_make("car_model_id"),
+        prospect_name=f"矩阵意向{n}",
+        phone=f"+86139{n % 100_000_000:08d}",
+        test_drive_date=day,
+        release_on=day - datetime.timedelta(days=3),
+    ).pk
+
+
+def make_resource(ctx: MakeContext) -> int:
+    n = next(_serial)
+    return Resource.objects.create(
+        dealer=ctx.dealer,
+        kind=ResourceKind.DEMO_CAR,
+        name=f"矩阵试驾车{n}",
+        car_model_id=ctx.get_or_make("car_model_id"),
+    ).pk
+
+
+def _tomorrow_at(hour: int) -> datetime.datetime:
+    day = timezone.localdate() + datetime.timedelta(days=1)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, 0)))
+
+
+def make_booking(ctx: MakeContext) -> int:
+    return Booking.objects.create(
+        dealer=ctx.dealer,
+        resource_id=ctx.get_or_make("resource_id"),
+        starts_at=_tomorrow_at(15),
+        ends_at=_tomorrow_at(16),
+        customer_id=ctx.get_or_make("customer_id"),
+        created_by=_dealer_user_or_none(ctx),
+    ).pk
+
+
+def make_test_drive(ctx: MakeContext) -> int:
+    starts = _tomorrow_at(10)
+    ends = _tomorrow_at(11)
+    booking = Booking.objects.create(
+        dealer=ctx.dealer,
+        resource_id=ctx.get_or_make("resource_id"),
+        starts_at=starts,
+        ends_at=ends,
+        customer_id=ctx.get_or_make("customer_id"),
+        source_kind="sales.test_drive",
+    )
+    return TestDrive.objects.create(
+        dealer=ctx.dealer,
+        lead_id=ctx.get_or_make("lead_id"),
+        customer_id=ctx.get_or_make("customer_id"),
+        demo_car_id=ctx.get_or_make("resource_id"),
+        booking=booking,
+        starts_at=starts,
+        ends_at=ends,
+        consultant=_dealer_user_or_none(ctx),
+    ).pk
+
+
+def make_quote(ctx: MakeContext) -> int:
+    return Quote.objects.create(
+        dealer=ctx.dealer,
+        lead_id=ctx.get_or_make("lead_id"),
+        customer_id=ctx.get_or_make("customer_id"),
+        car_model_id=ctx.get_or_make("car_model_id"),
+        quote_date=timezone.localdate(),
+        vehicle_price=Decimal("199800.00"),
+        purchase_tax=Decimal("17681.42"),
+        total=Decimal("222481.42"),
+        share_token=secrets.token_urlsafe(32),
+    ).pk
+
+
+def make_order(ctx: MakeContext) -> int:
+    n = next(_serial)
+    today = timezone.localdate()
+    order = Order.objects.create(
+        dealer=ctx.dealer,
+        number=f"MX{n:08d}",
+        lead_id=ctx.get_or_make("lead_id"),
+        customer_id=ctx.get_or_make("customer_id"),
+        car_model_id=ctx.get_or_make("car_model_id"),
+        ordered_on=today,
+        price=Decimal("199800.00"),
+        deposit=Decimal("5000.00"),
+        promised_delivery_on=today + datetime.timedelta(days=30),
+        expected_delivery_on=today + datetime.timedelta(days=30),
+        tracking_token=secrets.token_urlsafe(32),
+    )
+    OrderMilestone.objects.create(dealer=ctx.dealer, order=order, stage="ordered", reached_on=today)
+    return order.pk
+
+
+def make_notice(ctx: MakeContext) -> int:
+    recipient = _dealer_user_or_none(ctx) or _any_staff(ctx)
+    return Notice.objects.create(dealer=ctx.dealer, recipient=recipient, title="矩阵提醒").pk
+
+
+def _any_staff(ctx: MakeContext) -> User:
+    return User.objects.get(pk=ctx.get_or_make("staff_id"))
+
+
+def make_quote_share_token(ctx: MakeContext) -> str:
+    return Quote.objects.get(pk=ctx.get_or_make("quote_id")).share_token
+
+
+def make_order_tracking_token(ctx: MakeContext) -> str:
+    return Order.objects.get(pk=ctx.get_or_make("order_id")).tracking_token
+
+
 OBJECTS: dict[str, ObjectKind] = {
     "customer_id": ObjectKind(make_customer, "dealer"),
     "car_model_id": ObjectKind(make_car_model, "network"),
@@ -287,9 +441,20 @@ OBJECTS: dict[str, ObjectKind] = {
     "task_id": ObjectKind(make_task, "dealer"),
     "provider_config_id": ObjectKind(make_provider_config, "dealer"),
     "config_id": ObjectKind(make_provider_config, "dealer"),
+    "lead_id": ObjectKind(make_lead, "dealer"),
+    "activity_id": ObjectKind(make_activity, "dealer"),
+    "dispatch_id": ObjectKind(make_dispatch, "dealer"),
+    "resource_id": ObjectKind(make_resource, "dealer"),
+    "booking_id": ObjectKind(make_booking, "dealer"),
+    "test_drive_id": ObjectKind(make_test_drive, "dealer"),
+    "quote_id": ObjectKind(make_quote, "dealer"),
+    "order_id": ObjectKind(make_order, "dealer"),
+    "notice_id": ObjectKind(make_notice, "dealer"),
     # Public pages only (webhooks, unsubscribe): text, not ids, so never offset for a 404 check.
     "webhook_key": ObjectKind(make_webhook_key, "network"),
     "token": ObjectKind(make_unsubscribe_token, "network"),
+    "share_token": ObjectKind(make_quote_share_token, "network"),
+    "tracking_token": ObjectKind(make_order_tracking_token, "network"),
 }
 
 # Query parameters a page needs to answer 200, by URL name: {parameter: registry kwarg}.

@@ -13,7 +13,18 @@ CATALOGUES = sorted(ROOT.rglob("locale/zh_Hans/LC_MESSAGES/django.po"))
 
 def test_every_app_with_strings_has_a_chinese_catalogue():
     apps_with_catalogues = {p.relative_to(ROOT).parts[0] for p in CATALOGUES}
-    assert {"core", "customers", "vehicles", "search", "demo", "locale"} <= apps_with_catalogues
+    assert {
+        "core",
+        "customers",
+        "vehicles",
+        "search",
+        "demo",
+        "messaging",
+        "worklist",
+        "bookings",
+        "sales",
+        "locale",
+    } <= apps_with_catalogues
 
 
 @pytest.mark.parametrize("path", CATALOGUES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -21,6 +21,18 @@ class ResourceKind(models.TextChoices):
     LOAN_CAR = "loan_car", _("Loan car")
 
 
+class ResourceQuerySet(DealerScopedQuerySet):
+    def active(self) -> ResourceQuerySet:
+        return self.filter(is_active=True)
+
+    def demo_cars(self) -> ResourceQuerySet:
+        return self.filter(kind=ResourceKind.DEMO_CAR)
+
+
+class ResourceManager(DealerScopedManager.from_queryset(ResourceQuerySet)):  # type: ignore[misc]
+    pass
+
+
 class Resource(DealerOwnedModel):
     """Something of the dealer's that one booking at a time can hold: a demo car, a bay."""
 
@@ -41,6 +53,9 @@ class Resource(DealerOwnedModel):
     closes_at = models.TimeField(_("available until"), default="18:00")
     is_active = models.BooleanField(_("in use"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    objects = ResourceManager()
 
     class Meta:
         verbose_name = _("resource")
@@ -109,6 +124,7 @@ class Booking(DealerOwnedModel):
         db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
     objects = BookingManager()
 

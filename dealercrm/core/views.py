@@ -19,16 +19,20 @@ from .forms import ApiTokenForm, LanguageForm, apply_service_errors
 from .permissions import Perm
 from .selectors import api_tokens_of, get_api_token_for_user
 from .services import api_token_create, api_token_revoke, staff_record_login, user_set_language
+from .workspace_panels import workspace_panels
 from .workspaces import workspace_for
 
 
 @staff_view()
 def workspace(request: HttpRequest) -> HttpResponse:
-    kind, data = workspace_for(request.user, today=timezone.localdate())
+    today = timezone.localdate()
+    kind, data = workspace_for(request.user, today=today)
+    # Panels of the apps (leads, follow-ups, losses, notices …), registered in their ready().
+    panels = workspace_panels(request.user, today=today)
     return render(
         request,
         "core/workspace.html",
-        {"kind": kind, "today": timezone.localdate(), **data},
+        {"kind": kind, "today": today, "panels": panels, **data},
     )
 
 

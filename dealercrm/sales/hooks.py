@@ -1,6 +1,7 @@
 """What the sales app plugs into the apps before it (called from SalesConfig.ready()).
 
-All of the app's wiring in one place: timeline providers, task-completion hooks.
+All of the app's wiring in one place: timeline providers, task-completion hooks, workspace
+panels.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 def register() -> None:
     from dealercrm.customers.timeline import register_timeline_provider
 
-    from .timeline import lead_timeline, order_timeline, test_drive_timeline
+    from .services import orders
+    from .timeline import activity_timeline, lead_timeline, order_timeline, test_drive_timeline
+    from .workspace import register_panels
 
     register_timeline_provider(lead_timeline)
+    register_timeline_provider(activity_timeline)
     register_timeline_provider(test_drive_timeline)
     register_timeline_provider(order_timeline)
-    # Task-completion hooks (worklist.services.register_task_completion_hook) of each topic:
-    from .services import orders
-
+    # A delay task done with the customer reached counts as "customer told".
     orders.register_task_hooks()
+    # Leads waiting for a first response, follow-ups due, losses to approve.
+    register_panels()

@@ -164,7 +164,7 @@ class MileageReading(DealerOwnedModel):
 
     class Source(models.TextChoices):
         SERVICE = "service", _("Service visit")
-        CUSTOMER = "customer", _("Customer")
+        CUSTOMER = "customer", _("Reported by the customer")
         IMPORT = "import", _("Import")
         DELIVERY = "delivery", _("Delivery")
 

@@ -13,3 +13,9 @@ class WorklistConfig(AppConfig):
         from .timeline import task_timeline
 
         register_timeline_provider(task_timeline)
+
+        from dealercrm.core.workspace_panels import register_workspace_panel
+
+        from .selectors import notices_panel
+
+        register_workspace_panel(notices_panel)

@@ -147,3 +147,33 @@ def assignee_choices(user: User) -> list[User]:
             "display_name", "username"
         )
     )
+
+
+# --- notices: the workspace panel -------------------------------------------------------------
+
+NOTICE_PANEL_LIMIT = 8
+
+
+def unread_notices(user: User, *, limit: int = NOTICE_PANEL_LIMIT) -> tuple[list, int]:
+    """The user's newest unread notices and how many there are. Two queries at most."""
+    from .models import Notice
+
+    if not user.is_authenticated or not user.dealer_id:
+        return [], 0
+    qs = Notice.objects.filter(dealer_id=user.dealer_id).for_recipient(user.pk).unread()
+    rows = list(qs.order_by("-created_at", "-id")[:limit])
+    return rows, len(rows) if len(rows) < limit else qs.count()
+
+
+def notices_panel(user: User, *, today: datetime.date):  # noqa: ANN201
+    """Workspace panel (registered in apps.py): the user's unread notices; none when none."""
+    from dealercrm.core.workspace_panels import WorkspacePanel
+
+    rows, count = unread_notices(user)
+    if not count:
+        return None
+    return WorkspacePanel(
+        template="worklist/_notices_panel.html",
+        context={"notices": rows, "count": count},
+        order=5,
+    )

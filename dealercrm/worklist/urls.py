@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:task_id>/", views.detail, name="detail"),
     path("<int:task_id>/complete/", views.complete, name="complete"),
     path("<int:task_id>/assign/", views.assign, name="assign"),
+    path("notices/read/", views.notices_read, name="notices_read"),
 ]

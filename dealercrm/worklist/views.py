@@ -150,3 +150,29 @@ def assign(request: HttpRequest, task_id: int) -> HttpResponse:
             messages.error(request, error)
         return _back(request)
     return render(request, f"{LIST}#task_row", _row_context(request, task, assign_error=error))
+
+
+@staff_view()
+def notices_read(request: HttpRequest) -> HttpResponse:
+    """POST: mark the user's notices read — those named by `notice` (repeatable), else all.
+
+    Only the user's own notices change (the service filters by recipient), so no id here can
+    touch anybody else's. Answers the emptied panel to HTMX, a redirect back otherwise.
+    """
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    ids: list[int] | None = None
+    if request.POST.getlist("notice"):
+        ids = [int(v) for v in request.POST.getlist("notice") if v.isdigit()]
+    services.notices_mark_read(actor=request.user, notice_ids=ids)
+    if request.htmx:
+        rows, count = selectors.unread_notices(request.user)
+        return render(
+            request,
+            "worklist/_notices_panel.html",
+            {"panel": {"notices": rows, "count": count}},
+        )
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("core:workspace")

@@ -318,7 +318,9 @@ def test_the_360_page_query_count_does_not_grow_with_the_history(
     many = _count_queries(client, reverse("customers:detail", args=[long.pk]))
 
     assert few == many
-    with django_assert_max_num_queries(15):
+    # Fixed whatever the history; one query per timeline provider (the sales app adds four:
+    # lead events, follow-ups, test drives, orders).
+    with django_assert_max_num_queries(16):
         client.get(reverse("customers:detail", args=[long.pk]))
 
 

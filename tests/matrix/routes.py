@@ -25,6 +25,8 @@ PUBLIC_PAGES = frozenset(
         "messaging_public:inbound",
         "messaging_public:events",
         "messaging_public:unsubscribe",
+        "sales_public:quote",
+        "sales_public:tracking",
     }
 )
 # URL namespaces and callbacks outside the matrix: the admin, and the API (its operations come

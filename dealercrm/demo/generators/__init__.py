@@ -43,11 +43,12 @@ from .base import (
 )
 from .customers import CUSTOMERS, INTERACTIONS
 from .messaging import MESSAGES
+from .sales import SALES
 from .search import SEARCH_KEYS
 from .vehicles import MILEAGE, VEHICLES
 
 # Progress bars, in order: (stage, label). Labels are translated by the command.
-STAGES: tuple[str, ...] = ("customers", "vehicles", "history", "search")
+STAGES: tuple[str, ...] = ("customers", "vehicles", "history", "sales", "search")
 
 CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     CUSTOMERS,
@@ -55,6 +56,7 @@ CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     INTERACTIONS,
     MILEAGE,
     MESSAGES,
+    SALES,
     SEARCH_KEYS,
 )
 

@@ -37,6 +37,9 @@ class DealerFacts:
     # Set by the org step's messaging setup: templates by key and what texts say of the dealer
     # (a generators.messaging.DealerMessaging).
     messaging: Any = None
+    # Set by the org step's sales setup: demo cars, the sales policy, tax rules
+    # (a generators.sales.DealerSales).
+    sales: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class VehicleFacts:
     is_brand: bool
     delivery: int | None
     readings: list[tuple[int, int, str]]
+    model_id: int = 0  # the catalogue entry (the sales generator quotes and orders it)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from dealercrm.vehicles.models import CarModel
 
 from .base import DealerFacts, ModelFacts, Org
 from .messaging import messaging_setup
+from .sales import sales_setup
 
 ROLE_USERNAME = {
     "sales_consultant": "sales",
@@ -164,6 +165,8 @@ def build_org(*, seed: int, pools: Pools) -> Org:
     # Each dealer's message templates and policy, and what its messages say of it.
     messaging_setup(dealer_facts, dealer_by_code.values())
     brand_models, other_models = _build_catalogue(brand)
+    # Each dealer's sales policy and demo cars (the sales generator books test drives on them).
+    sales_setup(dealer_facts, brand_models)
     network_users = {role: uid for d, role, _username, uid in staff if d == 0}
     return Org(
         brand_id=brand.id,

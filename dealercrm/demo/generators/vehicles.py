@@ -224,6 +224,7 @@ def generate_vehicles(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> lis
                     is_brand=is_brand,
                     delivery=None if used else delivery,
                     readings=readings,
+                    model_id=model.id,
                 )
             )
         previous_at_dealer[dealer.id] = customer.id

@@ -124,6 +124,12 @@ class Order(DealerOwnedModel):
             models.Index(fields=["dealer", "customer"], name="order_customer"),
             models.Index(fields=["dealer", "vehicle"], name="order_vehicle"),
             models.Index(fields=["dealer", "ordered_on"], name="order_date"),
+            # The delay-notice rate (per dealer, by promised date) reads only delayed orders.
+            models.Index(
+                fields=["dealer", "promised_delivery_on"],
+                name="order_delayed",
+                condition=models.Q(delay_detected_at__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["dealer", "number"], name="order_unique_number"),

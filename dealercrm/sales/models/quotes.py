@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -13,7 +15,8 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class PurchaseTaxRule(models.Model):
-    """Vehicle purchase tax (车辆购置税) in force from `valid_from` to `valid_until`, by powertrain.
+    """Vehicle purchase tax (车辆购置税) in force from `valid_from` to `valid_until` (both
+    inclusive; open-ended when empty), for the powertrains listed (Powertrain values).
 
     Network-wide configuration, not dealer-owned. Tax = price before VAT × `rate`, less an
     exemption of `exemption_share` of it (1 = exempt, 0.5 = halved), at most `exemption_cap`
@@ -69,9 +72,12 @@ class Quote(DealerOwnedModel):
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
     vehicle_price = models.DecimalField(_("vehicle price"), **MONEY)
     discount = models.DecimalField(_("discount"), default=0, **MONEY)
+    # The rule the tax was computed by (null: no rule covered the date, the plain 10 %), and its
+    # name as it was then: an edit of the rule later does not rewrite what the customer was told.
     tax_rule = models.ForeignKey(
         PurchaseTaxRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    tax_rule_name = models.CharField(_("purchase-tax rule"), max_length=100, blank=True)
     purchase_tax = models.DecimalField(_("purchase tax"), default=0, **MONEY)
     compulsory_insurance = models.DecimalField(_("compulsory insurance"), default=0, **MONEY)
     commercial_insurance = models.DecimalField(_("commercial insurance"), default=0, **MONEY)
@@ -112,6 +118,16 @@ class Quote(DealerOwnedModel):
 
     def __str__(self) -> str:
         return f"#{self.lead_id} v{self.version}"
+
+    @property
+    def annual_rate_percent(self) -> str:
+        """The rate as people write it: 0.0480 → "4.8"."""
+        value = (Decimal(self.annual_rate) * 100).quantize(Decimal("0.01")).normalize()
+        return f"{value:f}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.status != self.Status.SUPERSEDED
 
 
 class QuoteLine(DealerOwnedModel):

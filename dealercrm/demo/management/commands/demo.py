@@ -48,29 +48,30 @@ class Command(BaseCommand):
         "Generate a demo dealer network: one brand, 12 dealers, staff, customers and cars."
     )
 
+    def create_parser(self, prog_name, subcommand, **kwargs):  # noqa: ANN001, ANN201
+        # argparse formats plain strings only: translate the lazy description now.
+        self.help = str(self.help)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser):  # noqa: ANN001
+        parser.add_argument("--customers", type=int, default=20000, help=_("How many customers."))
         parser.add_argument(
-            "--customers", type=int, default=20000, help=gettext_lazy("How many customers.")
-        )
-        parser.add_argument(
-            "--seed", type=int, default=42, help=gettext_lazy("The same seed gives the same data.")
+            "--seed", type=int, default=42, help=_("The same seed gives the same data.")
         )
         parser.add_argument(
             "--today",
             type=_date,
             default=None,
-            help=gettext_lazy(
+            help=_(
                 "The day the history ends (default: today). Same seed and day give the same data."
             ),
         )
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help=gettext_lazy("Do nothing when a brand already exists."),
+            help=_("Do nothing when a brand already exists."),
         )
-        parser.add_argument(
-            "--reset", action="store_true", help=gettext_lazy("Delete the demo data first.")
-        )
+        parser.add_argument("--reset", action="store_true", help=_("Delete the demo data first."))
 
     def handle(self, *args, **options):  # noqa: ANN002, ANN003
         if options["customers"] < 0:
@@ -95,6 +96,7 @@ class Command(BaseCommand):
             "customers": _("Customers"),
             "vehicles": _("Vehicles"),
             "history": _("History"),
+            "sales": _("Sales pipeline"),
             "search": _("Search keys"),
             "indexes": _("Indexes"),
         }

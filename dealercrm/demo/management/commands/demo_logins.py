@@ -38,6 +38,11 @@ def demo_logins() -> list[tuple[str, str, str, str]]:
 class Command(BaseCommand):
     help = gettext_lazy("Print one demo login per role (username, password, role, dealer).")
 
+    def create_parser(self, prog_name, subcommand, **kwargs):  # noqa: ANN001, ANN201
+        # argparse formats plain strings only: translate the lazy description now.
+        self.help = str(self.help)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def handle(self, *args, **options):  # noqa: ANN002, ANN003
         rows = demo_logins()
         console = Console(highlight=False)

@@ -1,0 +1,96 @@
+"""Forms of the resource pages. They convert what was typed; the services validate and save."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from dealercrm.core.models import Dealer, User
+from dealercrm.vehicles.selectors import catalogue_visible_to
+
+from .models import Resource, ResourceKind
+
+
+def style_form(form: forms.Form) -> None:
+    """Tabler's classes on every widget."""
+    for bound in form.visible_fields():
+        widget = bound.field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            css = "form-check-input"
+        elif isinstance(widget, forms.Select):
+            css = "form-select"
+        else:
+            css = "form-control"
+        widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+
+
+class StyledForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_form(self)
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        # Fields with an error get Bootstrap's is-invalid class, whoever added the error.
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
+
+
+class ResourceForm(StyledForm):
+    kind = forms.ChoiceField(label=_("Kind"), choices=ResourceKind.choices)
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("As the staff call it: 试驾车 1, 2号工位")
+    )
+    car_model_id = forms.TypedChoiceField(
+        label=_("Model"), coerce=int, required=False, empty_value=None
+    )
+    plate = forms.CharField(label=_("Licence plate"), max_length=10, required=False)
+    opens_at = forms.TimeField(
+        label=_("Available from"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    closes_at = forms.TimeField(
+        label=_("Available until"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    is_active = forms.BooleanField(label=_("In use"), required=False)
+
+    def __init__(self, *args: Any, user: User, dealers: list[Dealer] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        models = (
+            catalogue_visible_to(user).filter(is_active=True).order_by("make", "series", "name")
+        )
+        self.fields["car_model_id"].choices = [("", "—")] + [(m.pk, str(m)) for m in models]
+        if dealers:
+            self.fields["dealer"] = forms.ModelChoiceField(
+                label=_("Dealer"), queryset=Dealer.objects.filter(pk__in=[d.pk for d in dealers])
+            )
+            self.fields["dealer"].widget.attrs["class"] = "form-select"
+            self.order_fields(["dealer"])
+
+    @staticmethod
+    def initial_for(resource: Resource) -> dict[str, Any]:
+        return {
+            "kind": resource.kind,
+            "name": resource.name,
+            "car_model_id": resource.car_model_id,
+            "plate": resource.plate,
+            "opens_at": resource.opens_at,
+            "closes_at": resource.closes_at,
+            "is_active": resource.is_active,
+        }
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "name": data["name"],
+            "car_model_id": data.get("car_model_id"),
+            "plate": data.get("plate") or "",
+            "opens_at": data["opens_at"],
+            "closes_at": data["closes_at"],
+            "is_active": bool(data.get("is_active")),
+        }

@@ -7,38 +7,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from dealercrm.core.forms import StyledForm
 from dealercrm.core.models import Dealer, User
 from dealercrm.vehicles.selectors import catalogue_visible_to
 
 from .models import Resource, ResourceKind
-
-
-def style_form(form: forms.Form) -> None:
-    """Tabler's classes on every widget."""
-    for bound in form.visible_fields():
-        widget = bound.field.widget
-        if isinstance(widget, forms.CheckboxInput):
-            css = "form-check-input"
-        elif isinstance(widget, forms.Select):
-            css = "form-select"
-        else:
-            css = "form-control"
-        widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
-
-
-class StyledForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        style_form(self)
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        # Fields with an error get Bootstrap's is-invalid class, whoever added the error.
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
 
 
 class ResourceForm(StyledForm):

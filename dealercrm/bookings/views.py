@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.models import Dealer
 from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import visible_dealers
-from dealercrm.customers.services import apply_service_errors
 
 from . import selectors, services
 from .forms import ResourceForm

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent, Brand, Dealer, DealerGroup, Department, Region, User
@@ -27,13 +30,55 @@ class TablerFormMixin:
                 widget.attrs.setdefault("class", "form-control")
 
 
-def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the field it names, else on the form."""
+def style_widgets(form: forms.Form) -> None:
+    """Tabler's classes on every visible widget (choice lists of boxes style themselves)."""
+    for bound in form.visible_fields():
+        widget = bound.field.widget
+        if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
+            continue
+        if isinstance(widget, forms.CheckboxInput):
+            css = "form-check-input"
+        elif isinstance(widget, forms.Select):
+            css = "form-select"
+        else:
+            css = "form-control"
+        widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+
+
+class StyledForm(forms.Form):
+    """A form with Tabler's classes, whose fields with errors get Bootstrap's is-invalid,
+    whoever added the error (the form's own checks or a service's, via apply_service_errors)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_widgets(self)
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
+
+
+def form_errors_by_field(exc: ValidationError, fields: Sequence[str]) -> dict[str, list[str]]:
+    """A service's errors keyed by form field; errors of other keys go to NON_FIELD_ERRORS."""
+    result: dict[str, list[str]] = {}
     if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        for key, messages in exc.message_dict.items():
+            target = key if key in fields else NON_FIELD_ERRORS
+            result.setdefault(target, []).extend(messages)
     else:
-        form.add_error(None, exc)
+        result[NON_FIELD_ERRORS] = list(exc.messages)
+    return result
+
+
+def apply_service_errors(form: Any, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field, or above the form."""
+    for name, messages in form_errors_by_field(exc, list(form.fields)).items():
+        for message in messages:
+            form.add_error(None if name == NON_FIELD_ERRORS else name, message)
 
 
 class RegionForm(TablerFormMixin, forms.Form):

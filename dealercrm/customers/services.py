@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -963,22 +963,3 @@ def customer_contact_reveal(
         request=request,
     )
     return RevealedContact(phones=phones, id_number=id_number, email=customer.email)
-
-
-def form_errors_by_field(exc: ValidationError, fields: Sequence[str]) -> dict[str, list[str]]:
-    """A service's errors keyed by form field; errors of other keys go to NON_FIELD_ERRORS."""
-    result: dict[str, list[str]] = {}
-    if hasattr(exc, "error_dict"):
-        for key, messages in exc.message_dict.items():
-            target = key if key in fields else NON_FIELD_ERRORS
-            result.setdefault(target, []).extend(messages)
-    else:
-        result[NON_FIELD_ERRORS] = list(exc.messages)
-    return result
-
-
-def apply_service_errors(form: Any, exc: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on its field, or above the form."""
-    for name, messages in form_errors_by_field(exc, list(form.fields)).items():
-        for message in messages:
-            form.add_error(None if name == NON_FIELD_ERRORS else name, message)

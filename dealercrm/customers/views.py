@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django_htmx.http import reswap, retarget
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import visible_dealers
 
@@ -84,7 +85,7 @@ def create(request: HttpRequest) -> HttpResponse:
                     actor=user, dealer_id=dealer_id, request=request, **kwargs
                 )
             except ValidationError as exc:
-                services.apply_service_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 customer = result.customer
                 messages.success(request, _("Customer %(name)s created.") % {"name": customer})
@@ -137,7 +138,7 @@ def edit(request: HttpRequest, customer_id: int) -> HttpResponse:
                 conflict = exc.messages[0]
                 status = 409
             except ValidationError as exc:
-                services.apply_service_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Changes saved."))
                 return redirect("customers:detail", customer_id=customer.pk)
@@ -231,7 +232,7 @@ def _interaction_response(
         try:
             interaction = save()
         except ValidationError as exc:
-            services.apply_service_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, _("Added to the timeline."))
@@ -324,7 +325,7 @@ def consent(request: HttpRequest, customer_id: int) -> HttpResponse:
                     request=request,
                 )
             except ValidationError as exc:
-                services.apply_service_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 form = ConsentForm()
         if not request.htmx:
@@ -348,7 +349,7 @@ def tags(request: HttpRequest, customer_id: int) -> HttpResponse:
                     actor=request.user, customer=customer, names=form.names(), request=request
                 )
             except ValidationError as exc:
-                services.apply_service_errors(form, exc)
+                apply_service_errors(form, exc)
                 editing = True
         else:
             editing = True

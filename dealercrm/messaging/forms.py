@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from dealercrm.core.forms import StyledForm, style_widgets
 from dealercrm.core.models import Dealer
 from dealercrm.customers.models import LifecycleStage
 
@@ -22,36 +23,6 @@ from .models import (
 )
 
 _BLANK = [("", "—")]
-
-
-def _style(form: forms.Form) -> None:
-    """Tabler's classes on every widget."""
-    for bound in form.visible_fields():
-        widget = bound.field.widget
-        if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
-            continue
-        if isinstance(widget, forms.CheckboxInput):
-            css = "form-check-input"
-        elif isinstance(widget, forms.Select):
-            css = "form-select"
-        else:
-            css = "form-control"
-        widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
-
-
-class _StyledForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _style(self)
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        # Fields with an error get Bootstrap's is-invalid class, whoever added the error.
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
 
 
 def _dealer_field(dealers: list[Dealer]) -> forms.ModelChoiceField:
@@ -75,7 +46,7 @@ TEMPLATE_FIELDS = (
 )
 
 
-class TemplateForm(_StyledForm):
+class TemplateForm(StyledForm):
     name = forms.CharField(label=_("Template name"), max_length=100)
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Purpose.choices)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.SMS)
@@ -106,7 +77,7 @@ class TemplateForm(_StyledForm):
         super().__init__(*args, **kwargs)
         if dealers:
             self.fields["dealer"] = _dealer_field(dealers)
-            _style(self)
+            style_widgets(self)
 
     @staticmethod
     def initial_for(template: MessageTemplate) -> dict[str, Any]:
@@ -119,7 +90,7 @@ class TemplateForm(_StyledForm):
 # --- campaigns ----------------------------------------------------------------------------------
 
 
-class CampaignForm(_StyledForm):
+class CampaignForm(StyledForm):
     name = forms.CharField(label=_("Campaign name"), max_length=100)
     template = forms.ModelChoiceField(label=_("Template"), queryset=None)
     tags = forms.MultipleChoiceField(
@@ -170,7 +141,7 @@ def _template_label(template: MessageTemplate) -> str:
 # --- settings -----------------------------------------------------------------------------------
 
 
-class PolicyForm(_StyledForm):
+class PolicyForm(StyledForm):
     quiet_start = forms.TimeField(
         label=_("Quiet hours start"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
@@ -302,7 +273,7 @@ def _option_form_field(option: OptionField) -> forms.Field:
     return forms.CharField(max_length=200, **common)
 
 
-class ProviderForm(_StyledForm):
+class ProviderForm(StyledForm):
     """One channel's provider: its kind, the kind's settings and its secret.
 
     Every kind's settings are fields named `<kind>__<option>`; only the chosen kind's are saved.
@@ -326,7 +297,7 @@ class ProviderForm(_StyledForm):
         for kind in kinds:
             for option in PROVIDER_OPTIONS.get(kind, ()):
                 self.fields[f"{kind}__{option.name}"] = _option_form_field(option)
-        _style(self)
+        style_widgets(self)
 
     @staticmethod
     def initial_for(config: ProviderConfig | None, default_kind: str) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.models import Dealer
 from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
 from dealercrm.customers.models import Customer, LifecycleStage
 from dealercrm.customers.selectors import get_customer_for_user
-from dealercrm.customers.services import apply_service_errors
 from dealercrm.search.router import MAX_QUERY
 from dealercrm.search.selectors import search_customers
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -118,6 +119,64 @@ def task_assign(*, actor: User, task: Task, assignee: User | None) -> Task:
     return task
 
 
+@dataclass(frozen=True)
+class NoticeSpec:
+    """One notice for several people (the arguments of notice_create)."""
+
+    dealer_id: int
+    recipient_ids: Sequence[int]
+    title: str
+    body: str = ""
+    link: str = ""
+    source_kind: str = ""
+    source_id: str = ""
+    reason: str = ""
+
+
+def notices_create_bulk(specs: Sequence[NoticeSpec]) -> int:
+    """Note each spec for each of its recipients; returns how many notices were new.
+
+    With a source, the same (source, reason) for the same person is noted once: a job that runs
+    twice tells nobody twice. Set-based: one query for what exists, one INSERT for the rest.
+    """
+    wanted = {
+        (spec.dealer_id, recipient, spec.source_kind, spec.source_id, spec.reason): spec
+        for spec in specs
+        for recipient in sorted({r for r in spec.recipient_ids if r})
+    }
+    if not wanted:
+        return 0
+    sourced = [key for key in wanted if key[2]]
+    existing: set[tuple[int, int, str, str, str]] = set()
+    if sourced:
+        existing = set(
+            Notice.objects.filter(
+                dealer_id__in={k[0] for k in sourced},
+                recipient_id__in={k[1] for k in sourced},
+                source_kind__in={k[2] for k in sourced},
+                source_id__in={k[3] for k in sourced},
+            ).values_list("dealer_id", "recipient_id", "source_kind", "source_id", "reason")
+        )
+    now = timezone.now()
+    new = [
+        Notice(
+            dealer_id=key[0],
+            recipient_id=key[1],
+            title=spec.title[:200],
+            body=spec.body,
+            link=spec.link,
+            source_kind=spec.source_kind,
+            source_id=spec.source_id,
+            reason=spec.reason,
+            created_at=now,
+        )
+        for key, spec in wanted.items()
+        if key not in existing
+    ]
+    Notice.objects.bulk_create(new, ignore_conflicts=bool(sourced))
+    return len(new)
+
+
 def notice_create(
     *,
     dealer_id: int,
@@ -129,43 +188,21 @@ def notice_create(
     source_id: str = "",
     reason: str = "",
 ) -> int:
-    """Note `title` for each recipient; returns how many notices were new.
-
-    With a source, the same (source, reason) for the same person is noted once: a job that runs
-    twice tells nobody twice. Set-based (one INSERT for all recipients).
-    """
-    recipients = sorted({r for r in recipient_ids if r})
-    if not recipients:
-        return 0
-    existing: set[int] = set()
-    if source_kind:
-        existing = set(
-            Notice.objects.filter(
+    """Note `title` for each recipient (see notices_create_bulk); returns how many were new."""
+    return notices_create_bulk(
+        [
+            NoticeSpec(
                 dealer_id=dealer_id,
-                recipient_id__in=recipients,
+                recipient_ids=recipient_ids,
+                title=title,
+                body=body,
+                link=link,
                 source_kind=source_kind,
                 source_id=source_id,
                 reason=reason,
-            ).values_list("recipient_id", flat=True)
-        )
-    now = timezone.now()
-    new = [
-        Notice(
-            dealer_id=dealer_id,
-            recipient_id=r,
-            title=title[:200],
-            body=body,
-            link=link,
-            source_kind=source_kind,
-            source_id=source_id,
-            reason=reason,
-            created_at=now,
-        )
-        for r in recipients
-        if r not in existing
-    ]
-    Notice.objects.bulk_create(new, ignore_conflicts=bool(source_kind))
-    return len(new)
+            )
+        ]
+    )
 
 
 def notices_mark_read(*, actor: User, notice_ids: Sequence[int] | None = None) -> int:

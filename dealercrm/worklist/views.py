@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django_htmx.http import reswap, retarget
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.permissions import Perm
-from dealercrm.customers.services import apply_service_errors
 
 from . import selectors, services
 from .forms import TaskAssignForm, TaskCompleteForm

@@ -1,7 +1,7 @@
 """Forms of the OEM dispatch pages. They convert what was typed; the services validate and save.
 
 Field names are the service's keywords (dealer_id, car_model_id …), so a service's
-ValidationError lands on the field it names (customers.services.apply_service_errors).
+ValidationError lands on the field it names (core.forms.apply_service_errors).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from dealercrm.core.forms import StyledForm
 from dealercrm.core.models import Dealer
 from dealercrm.vehicles.models import CarModel
 
@@ -30,34 +31,7 @@ DISPATCH_FIELDS = (
 )
 
 
-def _style(form: forms.Form) -> None:
-    """Tabler's classes on every widget."""
-    for bound in form.visible_fields():
-        widget = bound.field.widget
-        if isinstance(widget, forms.CheckboxInput):
-            css = "form-check-input"
-        elif isinstance(widget, forms.Select):
-            css = "form-select"
-        else:
-            css = "form-control"
-        widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
-
-
-class _StyledForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _style(self)
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
-
-
-class DispatchForm(_StyledForm):
+class DispatchForm(StyledForm):
     dealer_id = forms.TypedChoiceField(label=_("Dealer"), coerce=int)
     prospect_name = forms.CharField(label=_("Prospect's name"), max_length=100)
     phone = forms.CharField(label=_("Mobile"), max_length=30)
@@ -98,7 +72,7 @@ class DispatchForm(_StyledForm):
         return {name: self.cleaned_data.get(name) for name in DISPATCH_FIELDS}
 
 
-class DispatchImportForm(_StyledForm):
+class DispatchImportForm(StyledForm):
     file = forms.FileField(
         label=_("CSV or XLSX file"),
         help_text=_(

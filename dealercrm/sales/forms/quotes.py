@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from dealercrm.customers.services import apply_service_errors
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.vehicles.models import CarModel
 
 from ..models import QuoteLine

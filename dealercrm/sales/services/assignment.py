@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from dealercrm.core.models import User
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer
-from dealercrm.worklist.services import notice_create
+from dealercrm.worklist.services import NoticeSpec, notice_create, notices_create_bulk
 
 from ..models import AssignmentMode, Lead, LeadEvent, LeadStage, SalesPolicy
 from ..models.leads import CLOSED_STAGES
@@ -286,23 +286,27 @@ def _sweep_batch(now: datetime.datetime) -> int:
 
     dealer_ids = {lead.dealer_id for lead in leads}
     managers = _manager_ids(dealer_ids)
-    for lead in leads:
-        reason = f"overdue:{lead.consultant_id or 0}:{lead.first_response_due_at:%Y%m%d%H%M}"
-        name = lead.customer.name
-        notice_create(
-            dealer_id=lead.dealer_id,
-            recipient_ids=[*managers.get(lead.dealer_id, []), lead.consultant_id or 0],
-            title=_("No first response in time: %(name)s") % {"name": name},
-            body=(
-                _("Consultant: %(consultant)s") % {"consultant": lead.consultant}
-                if lead.consultant_id
-                else _("Not assigned yet.")
-            ),
-            link=lead_url(lead.pk),
-            source_kind=NOTICE_SOURCE,
-            source_id=str(lead.pk),
-            reason=reason[:40],
-        )
+    notices_create_bulk(
+        [
+            NoticeSpec(
+                dealer_id=lead.dealer_id,
+                recipient_ids=[*managers.get(lead.dealer_id, []), lead.consultant_id or 0],
+                title=_("No first response in time: %(name)s") % {"name": lead.customer.name},
+                body=(
+                    _("Consultant: %(consultant)s") % {"consultant": lead.consultant}
+                    if lead.consultant_id
+                    else _("Not assigned yet.")
+                ),
+                link=lead_url(lead.pk),
+                source_kind=NOTICE_SOURCE,
+                source_id=str(lead.pk),
+                reason=(
+                    f"overdue:{lead.consultant_id or 0}:{lead.first_response_due_at:%Y%m%d%H%M}"
+                )[:40],
+            )
+            for lead in leads
+        ]
+    )
 
     auto = {
         p.dealer_id: p

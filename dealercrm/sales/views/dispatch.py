@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import visible_dealers
 from dealercrm.customers.contact_masking import mask_phone
-from dealercrm.customers.services import apply_service_errors
 from dealercrm.vehicles.models import CarModel
 
 from ..forms.dispatch import DispatchForm, DispatchImportForm

@@ -22,13 +22,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
 from dealercrm.customers.contact_masking import mask_phone
 from dealercrm.customers.models import Customer
 from dealercrm.customers.selectors import get_customer_for_user
-from dealercrm.customers.services import apply_service_errors
 
 from ..forms.leads import (
     ActivityForm,

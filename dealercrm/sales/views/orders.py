@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.permissions import Perm
-from dealercrm.customers.services import apply_service_errors
 from dealercrm.vehicles.models import Vehicle
 from dealercrm.vehicles.validators import normalise_vin
 from dealercrm.worklist.models import Task

@@ -21,11 +21,11 @@ from django.utils.translation import gettext as _
 
 from dealercrm.bookings.services import dealer_time_zone
 from dealercrm.core.access import staff_view
+from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.models import Dealer
 from dealercrm.core.permissions import Perm
 from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
 from dealercrm.customers.contact_masking import mask_phone
-from dealercrm.customers.services import apply_service_errors
 
 from ..forms.test_drives import (
     CalendarBookForm,

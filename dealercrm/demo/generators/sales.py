@@ -531,6 +531,13 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
                 lead_id, plan, dealer, consultant, max(drive_day, today + 1), "scheduled", now,
                 now + 10 * DAY,
             )  # fmt: skip
+        elif outcome == "open" and stage == "contacted" and contacted is not None and rand() < 0.6:
+            # Contacted prospects have their test drive booked in the coming week: the
+            # calendar has something to show.
+            test_drive(
+                lead_id, plan, dealer, consultant, today + 1 + randrange(6), "scheduled", now,
+                now + 10 * DAY,
+            )  # fmt: skip
         if negotiated is not None:
             floor = drive_at or contacted or created
             negotiated = after(floor, negotiated)
@@ -753,6 +760,14 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
                         delay_detected = detected if detected <= today - 1 else None
                         if delay_detected is None:
                             expected = promised
+                    if expected <= today:
+                        # Not delivered yet, so the car is still to come: a forecast from today
+                        # (a promise already broken makes a delay the dealer knows of).
+                        expected = today + 1 + randrange(14)
+                        if expected > promised and delay_detected is None:
+                            delay_detected = max(
+                                order_day + 1, min(today - 1, promised - 2 - randrange(12))
+                            )
                     share = (today - order_day) / max(1, expected - order_day)
                     reached = sum(1 for s_ in ORDER_WAY_SHARE[:-1] if share >= s_) - 1
                     order_stage = ORDER_WAY[max(1, min(5, reached))]

@@ -47,7 +47,7 @@ class DispatchOut(Schema):
     dealer_id: int
     dealer_code: str
     prospect_name: str
-    phone: str = Field(description="Masked unless the caller may see full contacts")
+    phone: str = Field(description="Masked (138****1234) for everyone")
     wechat_id: str
     car_model_id: int | None
     test_drive_date: datetime.date
@@ -131,14 +131,13 @@ class ScorecardOut(Schema):
 
 
 def _out(request: HttpRequest, dispatch: OemDispatch) -> dict[str, Any]:
-    full = request.user.has_perm(Perm.VIEW_FULL_CONTACT)
     lead = dispatch.lead if dispatch.lead_id else None
     return {
         "id": dispatch.pk,
         "dealer_id": dispatch.dealer_id,
         "dealer_code": dispatch.dealer.code,
         "prospect_name": dispatch.prospect_name,
-        "phone": dispatch.phone if full else mask_phone(dispatch.phone),
+        "phone": mask_phone(dispatch.phone),
         "wechat_id": dispatch.wechat_id,
         "car_model_id": dispatch.car_model_id,
         "test_drive_date": dispatch.test_drive_date,

@@ -1,8 +1,8 @@
 """Pages of OEM dispatch: the OEM's list, one dispatch, creating and importing, releasing now, and
 the dealer scorecard (the network's view of what dealers did with the leads they were given).
 
-Writes go through services.dispatch; reads through selectors.dispatch. Phones stay masked for
-everyone without VIEW_FULL_CONTACT (OEM roles never see them in full).
+Writes go through services.dispatch; reads through selectors.dispatch. Phones are masked for
+everyone (OEM roles never see them in full; the dealer reveals them on the customer page).
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def _car_models(dealers: list) -> list[CarModel]:
 
 
 def _phone_for(request: HttpRequest, phone: str) -> str:
-    return phone if request.user.has_perm(Perm.VIEW_FULL_CONTACT) else mask_phone(phone)
+    # Masked for everyone: the number reaches the dealer with the lead, and is revealed there
+    # (audit-logged) by those who may.
+    return mask_phone(phone)
 
 
 def _query_without_page(request: HttpRequest) -> str:

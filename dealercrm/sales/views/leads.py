@@ -87,7 +87,9 @@ def _phone_of(customer: Customer, user: User) -> str:
     number = primary or (phones[0] if phones else "")
     if not number:
         return ""
-    return number if user.has_perm(Perm.VIEW_FULL_CONTACT) else mask_phone(number)
+    # Masked for everyone, as on the customer pages: the full number is one audit-logged
+    # "reveal" away on the customer's 360 page.
+    return mask_phone(number)
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -264,13 +266,12 @@ def _lead_page(request: HttpRequest, lead, **forms: Any) -> HttpResponse:  # noq
     can_manage = user.has_perm(Perm.MANAGE_LEADS)
     consultants = selectors.sales_staff(lead.dealer_id) if can_manage else []
     phones = list(lead.customer.phones.all())
-    full = user.has_perm(Perm.VIEW_FULL_CONTACT)
     order = [s.value for s in STAGE_ORDER]
     current = order.index(lead.stage) if lead.stage in order else len(order)
     context = {
         "lead": lead,
         "customer": lead.customer,
-        "phones": [p.number if full else mask_phone(p.number) for p in phones],
+        "phones": [mask_phone(p.number) for p in phones],
         "stage_bar": _stage_bar(lead),
         "activities": selectors.lead_activities(lead),
         "events": selectors.lead_events(lead),

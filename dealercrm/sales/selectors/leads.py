@@ -68,6 +68,7 @@ class LeadFilters:
     consultant: str = ""  # a user id, or "none" for unassigned
     overdue: bool = False
     q: str = ""
+    dealer: str = ""  # a dealer id (network users); the scope still decides what is visible
 
     @classmethod
     def from_params(cls, params) -> LeadFilters:  # noqa: ANN001 — a QueryDict or a dict
@@ -79,6 +80,7 @@ class LeadFilters:
             consultant=(params.get("consultant", "") or "").strip(),
             overdue=params.get("overdue") in ("1", "true", "on"),
             q=(params.get("q", "") or "").strip()[:50],
+            dealer=(params.get("dealer", "") or "").strip(),
         )
 
 
@@ -93,6 +95,8 @@ def lead_list_queryset(
         qs = qs.filter(stage=filters.stage)
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
+    if filters.dealer.isdigit():
+        qs = qs.filter(dealer_id=int(filters.dealer))
     if filters.consultant == "none":
         qs = qs.filter(consultant__isnull=True)
     elif filters.consultant.isdigit():

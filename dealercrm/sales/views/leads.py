@@ -121,6 +121,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         else [],
         "query": _query_without_page(request),
         "show_dealer": request.user.dealer_id is None,
+        # Network users (OEM) filter the brand's leads by dealer.
+        "dealers": list(visible_dealers(request.user).order_by("name"))
+        if request.user.dealer_id is None
+        else [],
         "can_create": request.user.has_perm(Perm.WORK_LEADS),
     }
     name = "sales/leads/list.html"

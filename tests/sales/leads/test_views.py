@@ -378,3 +378,25 @@ def test_a_referral_lead_keeps_the_referrer_chosen_in_the_picker(client_for, dea
         },
     )
     assert Lead.objects.get().referrer == referrer
+
+
+def test_the_oem_filters_the_brands_leads_by_dealer(client_for, dealer, other_dealer, oem_analyst):
+    # Given leads at two dealers of the brand …
+    LeadFactory(dealer=dealer, customer__name="浦东的")
+    LeadFactory(dealer=other_dealer, customer__name="朝阳的")
+    client = client_for(oem_analyst)
+    # … the OEM sees both, and the dealer filter keeps one dealer's.
+    both = client.get(reverse("sales:leads")).content.decode()
+    assert "浦东的" in both and "朝阳的" in both
+    one = client.get(reverse("sales:leads"), {"dealer": other_dealer.pk}).content.decode()
+    assert "朝阳的" in one and "浦东的" not in one
+    assert f'value="{other_dealer.pk}" selected' in one
+
+
+def test_a_dealer_user_cannot_widen_the_list_with_another_dealers_id(
+    client_for, dealer, other_dealer, manager
+):
+    LeadFactory(dealer=other_dealer, customer__name="朝阳的")
+    page = client_for(manager).get(reverse("sales:leads"), {"dealer": other_dealer.pk})
+    assert page.status_code == 200 and "朝阳的" not in page.content.decode()
+    assert 'id="filter-dealer"' not in page.content.decode()

@@ -17,6 +17,7 @@ class FunnelFilterForm(forms.Form):
         coerce=int,
         required=False,
         empty_value=DEFAULT_PERIOD,
+        initial=DEFAULT_PERIOD,
         choices=[],
     )
     dealer = forms.TypedChoiceField(label=_("Dealer"), coerce=int, required=False, empty_value=None)
@@ -29,6 +30,10 @@ class FunnelFilterForm(forms.Form):
     )
 
     def __init__(self, data=None, *, options: FunnelOptions) -> None:  # noqa: ANN001
+        if data is not None and not data.get("months"):
+            # Filters without a period use the default one: show that one as chosen.
+            data = data.copy()
+            data["months"] = str(DEFAULT_PERIOD)
         super().__init__(data)
         self.options = options
         self.fields["months"].choices = [(n, _("Last %(n)d months") % {"n": n}) for n in PERIODS]

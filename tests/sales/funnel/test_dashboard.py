@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 import time_machine
@@ -282,3 +283,11 @@ def test_api_names_an_invalid_filter(client_for, manager, network):
 
     assert response.status_code == 422
     assert "channel" in json.dumps(response.json())
+
+
+def test_the_period_shown_as_chosen_is_the_one_used(client_for, manager):
+    # Given no period in the address (or only another filter), the default period is used …
+    for params in ({}, {"channel": "referral"}):
+        html = client_for(manager).get(reverse("sales:funnel"), params).content.decode()
+        # … and it is the one the period filter shows as chosen.
+        assert re.search(r'<option value="12" selected>', html), params

@@ -63,3 +63,18 @@ def get_dealer_for_user(user: User, dealer_id: int) -> Dealer:
         return visible_dealers(user).get(pk=dealer_id)
     except Dealer.DoesNotExist as exc:
         raise Http404 from exc
+
+
+def acting_dealer(request) -> Dealer | None:  # noqa: ANN001
+    """The dealer a page acts for: the user's own; for a network user the `dealer` parameter
+    (404 when it is not one they may see), else the first dealer they may see."""
+    user = request.user
+    if user.dealer_id:
+        return user.dealer
+    value = request.POST.get("dealer") or request.GET.get("dealer")
+    if value:
+        try:
+            return get_dealer_for_user(user, int(value))
+        except (TypeError, ValueError) as exc:
+            raise Http404 from exc
+    return visible_dealers(user).order_by("name").first()

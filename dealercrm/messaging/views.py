@@ -25,7 +25,7 @@ from dealercrm.core.access import staff_view
 from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.models import Dealer
 from dealercrm.core.permissions import Perm
-from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
+from dealercrm.core.scoping import acting_dealer, get_dealer_for_user, visible_dealers
 from dealercrm.customers.models import Customer, LifecycleStage
 from dealercrm.customers.selectors import get_customer_for_user
 from dealercrm.search.router import MAX_QUERY
@@ -76,21 +76,6 @@ CHECK_NAMED = 20
 def _network_dealers(request: HttpRequest) -> list[Dealer]:
     """The dealers a user without a dealer of their own (system administrator) picks from."""
     return [] if request.user.dealer_id else list(visible_dealers(request.user).order_by("name"))
-
-
-def _acting_dealer(request: HttpRequest) -> Dealer | None:
-    """The dealer a settings or export page acts for: the user's own, or for a network user the
-    `dealer` parameter (404 when not theirs), else the first they may see."""
-    user = request.user
-    if user.dealer_id:
-        return user.dealer
-    value = request.POST.get("dealer") or request.GET.get("dealer")
-    if value:
-        try:
-            return get_dealer_for_user(user, int(value))
-        except (TypeError, ValueError) as exc:
-            raise Http404 from exc
-    return visible_dealers(user).order_by("name").first()
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -211,7 +196,7 @@ def _editor_dealer_id(request: HttpRequest, params: dict[str, str]) -> int | Non
     try:
         return get_dealer_for_user(request.user, int(params["dealer"])).pk
     except (TypeError, ValueError):
-        dealer = _acting_dealer(request)
+        dealer = acting_dealer(request)
         return dealer.pk if dealer else None
 
 
@@ -430,7 +415,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 @staff_view(Perm.RUN_CAMPAIGNS)
 def campaign_create(request: HttpRequest) -> HttpResponse:
     dealers = _network_dealers(request)
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     dealer_id = dealer.pk if dealer else None
     templates = selectors.dealer_templates(dealer_id) if dealer_id else []
     tag_names = selectors.dealer_tag_names(dealer_id) if dealer_id else []
@@ -611,7 +596,7 @@ def _provider_rows(dealer_id: int) -> list[dict[str, Any]]:
 def messaging_settings(request: HttpRequest) -> HttpResponse:
     """The dealer's quiet hours, frequency cap and SMS signature (POST saves them), and the
     provider of each channel."""
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     if dealer is None:
         raise Http404
     policy = services.policy_for_dealer(dealer.pk)
@@ -647,7 +632,7 @@ def messaging_settings(request: HttpRequest) -> HttpResponse:
 @staff_view(Perm.MANAGE_MESSAGING_SETTINGS)
 def provider_edit(request: HttpRequest) -> HttpResponse:
     """One channel's provider (?channel=sms): kind, its settings, a secret never shown back."""
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     if dealer is None:
         raise Http404
     data = request.POST if request.method == "POST" else request.GET
@@ -703,7 +688,7 @@ def provider_edit(request: HttpRequest) -> HttpResponse:
 @staff_view(Perm.EXPORT_MAIL_LIST)
 def mail_list(request: HttpRequest) -> HttpResponse:
     """Queued direct mail by campaign, ready to be exported for printing."""
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     groups = selectors.mail_groups(dealer.pk) if dealer else []
     return render(
         request,
@@ -721,7 +706,7 @@ def mail_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def mail_export(request: HttpRequest) -> HttpResponse:
     """The address list as a download; what it holds is marked sent and the export audited."""
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     form = MailExportForm(request.POST)
     if dealer is None or not form.is_valid():
         messages.error(request, _("Choose what to export."))

@@ -19,6 +19,7 @@ from ..models import (
     PurchaseTimeframe,
     ScenarioTag,
 )
+from ..services.leads import INTEREST_FIELDS
 
 WEEKDAYS = [
     ("1", _("Monday")),
@@ -101,21 +102,8 @@ class InterestForm(TablerFormMixin, forms.Form):
         self.fields["scenario_tags"].widget.attrs["class"] = "form-check-input"
 
     def interest(self) -> dict:
-        names = [
-            "car_model_id",
-            "budget_min",
-            "budget_max",
-            "purchase_timeframe",
-            "trade_in_description",
-            "trade_in_year",
-            "trade_in_mileage_km",
-            "spin_situation",
-            "spin_problem",
-            "spin_implication",
-            "spin_need_payoff",
-            "scenario_tags",
-            "notes",
-        ]
+        # The interest fields of lead_create/lead_update, less those this form does not edit.
+        names = [n for n in INTEREST_FIELDS if n in self.fields]
         return {name: self.cleaned_data.get(name) for name in names}
 
 

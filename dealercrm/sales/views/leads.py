@@ -23,9 +23,9 @@ from django.views.decorators.http import require_POST
 
 from dealercrm.core.access import staff_view
 from dealercrm.core.forms import apply_service_errors
-from dealercrm.core.models import Dealer, User
+from dealercrm.core.models import User
 from dealercrm.core.permissions import Perm
-from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
+from dealercrm.core.scoping import acting_dealer, visible_dealers
 from dealercrm.customers.contact_masking import mask_phone
 from dealercrm.customers.models import Customer
 from dealercrm.customers.selectors import get_customer_for_user
@@ -64,21 +64,6 @@ def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
-
-
-def _acting_dealer(request: HttpRequest) -> Dealer | None:
-    """The user's dealer; for a user without one, the `dealer` parameter (404 when not theirs)
-    or the first dealer they may see."""
-    user = request.user
-    if user.dealer_id:
-        return user.dealer
-    value = request.POST.get("dealer") or request.GET.get("dealer")
-    if value:
-        try:
-            return get_dealer_for_user(user, int(value))
-        except (TypeError, ValueError) as exc:
-            raise Http404 from exc
-    return visible_dealers(user).order_by("name").first()
 
 
 def _phone_of(customer: Customer, user: User) -> str:
@@ -137,7 +122,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 @staff_view(Perm.WORK_LEADS)
 def lead_matches_view(request: HttpRequest) -> HttpResponse:
     """The duplicates panel of the create page, refreshed as the user types (HTMX)."""
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     name = (request.GET.get("name") or "").strip()
     phone = (request.GET.get("phone") or "").strip()
     wechat_id = (request.GET.get("wechat_id") or "").strip()
@@ -171,7 +156,7 @@ def referrer_options(request: HttpRequest) -> HttpResponse:
 
 @staff_view(Perm.WORK_LEADS)
 def lead_create_view(request: HttpRequest) -> HttpResponse:
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     consultants = (
         selectors.sales_staff(dealer.pk)
         if dealer is not None and request.user.has_perm(Perm.MANAGE_LEADS)
@@ -476,7 +461,7 @@ def losses(request: HttpRequest) -> HttpResponse:
 
 @staff_view(Perm.MANAGE_LEADS)
 def policy(request: HttpRequest) -> HttpResponse:
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     if dealer is None:
         raise Http404
     current = sales_policy_for(dealer.pk)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from dealercrm.core.access import staff_view
 from dealercrm.core.forms import apply_service_errors
 from dealercrm.core.models import Dealer
 from dealercrm.core.permissions import Perm
-from dealercrm.core.scoping import get_dealer_for_user, visible_dealers
+from dealercrm.core.scoping import acting_dealer, visible_dealers
 from dealercrm.customers.contact_masking import mask_phone
 
 from ..forms.test_drives import (
@@ -38,21 +38,6 @@ from ..forms.test_drives import (
 from ..models import TestDriveStatus
 from ..selectors import test_drives as selectors
 from ..services import test_drives as services
-
-
-def _acting_dealer(request: HttpRequest) -> Dealer | None:
-    """The user's dealer, or for a network user the `dealer` parameter (404 when not theirs),
-    else the first dealer they may see."""
-    user = request.user
-    if user.dealer_id:
-        return user.dealer
-    value = request.POST.get("dealer") or request.GET.get("dealer")
-    if value:
-        try:
-            return get_dealer_for_user(user, int(value))
-        except (TypeError, ValueError) as exc:
-            raise Http404 from exc
-    return visible_dealers(user).order_by("name").first()
 
 
 def _parse_day(value: str | None) -> datetime.date | None:
@@ -91,7 +76,7 @@ def _calendar_context(
 @staff_view(Perm.WORK_LEADS)
 def test_drive_calendar(request: HttpRequest) -> HttpResponse:
     """The calendar; a POST books the free slot chosen, for the lead chosen."""
-    dealer = _acting_dealer(request)
+    dealer = acting_dealer(request)
     form = None
     if request.method == "POST" and dealer is not None:
         cars = selectors.demo_cars(dealer.pk)

@@ -109,6 +109,9 @@ for _app in (
     "worklist",
     "bookings",
     "sales",
+    "service",
+    "care",
+    "feedback",
 ):
     try:
         _module = import_module(f"dealercrm.{_app}.api")

@@ -13,6 +13,9 @@ urlpatterns = [
     path("tasks/", include("dealercrm.worklist.urls")),
     path("sales/", include("dealercrm.sales.urls")),
     path("resources/", include("dealercrm.bookings.urls")),
+    path("service/", include("dealercrm.service.urls")),
+    path("care/", include("dealercrm.care.urls")),
+    path("complaints/", include("dealercrm.feedback.urls")),
     # Public: a quote's share link and an order's tracking page (unguessable tokens, no login).
     path("p/", include("dealercrm.sales.public_urls")),
     # Public: provider webhooks and unsubscribe links (their own checks, no login).

@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "dealercrm.messaging",
     "dealercrm.bookings",
     "dealercrm.sales",
+    "dealercrm.service",
+    "dealercrm.care",
+    "dealercrm.feedback",
     "dealercrm.demo",
 ]
 

@@ -78,6 +78,23 @@ class Perm:
     # Bookable resources of a dealer: demo cars (and, later, service bays and loan cars).
     VIEW_RESOURCES = "bookings.view_resource"
     MANAGE_RESOURCES = "bookings.manage_resource"
+    # After-sales: see appointments and repair orders (and a car's forecast); book and record
+    # them; the workshop's policy (hours, capacity); the OEM's maintenance schedules per model;
+    # recalls (the OEM defines them, dealers see and work their cars); roadside rescue.
+    VIEW_SERVICE = "service.view_service"
+    WORK_SERVICE = "service.work_service"
+    MANAGE_SERVICE = "service.manage_service"
+    MANAGE_SCHEDULES = "service.manage_schedules"
+    VIEW_RECALLS = "service.view_recalls"
+    MANAGE_RECALLS = "service.manage_recalls"
+    WORK_RESCUE = "service.work_rescue"
+    # Customer care: work one's care tasks; the dealer's rule settings, the team's worklists and
+    # completion figures; the OEM's seasonal checks per region. Running the engine by hand.
+    WORK_CARE = "care.work_care"
+    MANAGE_CARE = "care.manage_care"
+    MANAGE_CARE_CATALOGUE = "care.manage_catalogue"
+    # Complaints (intake for now; the complaint issue adds handling).
+    VIEW_COMPLAINTS = "feedback.view_complaint"
 
 
 _CUSTOMER_WORK = {
@@ -92,6 +109,15 @@ _CUSTOMER_WORK = {
     Perm.SEND_MESSAGE,
     Perm.VIEW_MESSAGES,
     Perm.WORK_TASKS,
+    Perm.VIEW_SERVICE,
+    Perm.WORK_CARE,
+}
+# Workshop reception: appointments, repair orders, recalls, rescue.
+_SERVICE_WORK = {
+    Perm.WORK_SERVICE,
+    Perm.VIEW_RECALLS,
+    Perm.WORK_RESCUE,
+    Perm.VIEW_RESOURCES,
 }
 # What a salesperson needs to work a lead from first contact to delivery.
 _SALES_WORK = {
@@ -110,14 +136,20 @@ _MESSAGING_WORK = {
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SALES_CONSULTANT: frozenset(_CUSTOMER_WORK | _SALES_WORK),
-    Role.SERVICE_ADVISOR: frozenset(_CUSTOMER_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}),
+    Role.SERVICE_ADVISOR: frozenset(
+        _CUSTOMER_WORK | _SERVICE_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}
+    ),
     Role.CARE_SPECIALIST: frozenset(
-        _CUSTOMER_WORK | _MESSAGING_WORK | {Perm.VIEW_ALL_DEALER_CUSTOMERS}
+        _CUSTOMER_WORK
+        | _MESSAGING_WORK
+        | _SERVICE_WORK
+        | {Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.VIEW_COMPLAINTS}
     ),
     Role.DEALER_MANAGER: frozenset(
         _CUSTOMER_WORK
         | _MESSAGING_WORK
         | _SALES_WORK
+        | _SERVICE_WORK
         | {
             Perm.VIEW_ALL_DEALER_CUSTOMERS,
             Perm.DELETE_CUSTOMER,
@@ -127,6 +159,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_LEADS,
             Perm.VIEW_FUNNEL,
             Perm.MANAGE_RESOURCES,
+            Perm.MANAGE_SERVICE,
+            Perm.MANAGE_CARE,
+            Perm.VIEW_COMPLAINTS,
         }
     ),
     # The dealer admin runs the dealer's accounts and message providers, not its customer
@@ -139,6 +174,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_MESSAGING_SETTINGS,
             Perm.VIEW_RESOURCES,
             Perm.MANAGE_RESOURCES,
+            Perm.MANAGE_SERVICE,
         }
     ),
     # OEM roles read the whole network; contact details stay masked for them.
@@ -151,6 +187,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_LEADS,
             Perm.VIEW_ALL_LEADS,
             Perm.VIEW_FUNNEL,
+            Perm.VIEW_SERVICE,
+            Perm.VIEW_RECALLS,
+            Perm.VIEW_COMPLAINTS,
         }
     ),
     Role.OEM_ADMIN: frozenset(
@@ -169,13 +208,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_FUNNEL,
             Perm.DISPATCH_LEADS,
             Perm.SUBMIT_LEADS,
+            Perm.VIEW_SERVICE,
+            Perm.VIEW_RECALLS,
+            Perm.MANAGE_RECALLS,
+            Perm.MANAGE_SCHEDULES,
+            Perm.MANAGE_CARE_CATALOGUE,
+            Perm.VIEW_COMPLAINTS,
         }
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _CUSTOMER_WORK
         | _MESSAGING_WORK
         | _SALES_WORK
+        | _SERVICE_WORK
         | {
+            Perm.MANAGE_SERVICE,
+            Perm.MANAGE_SCHEDULES,
+            Perm.MANAGE_RECALLS,
+            Perm.MANAGE_CARE,
+            Perm.MANAGE_CARE_CATALOGUE,
+            Perm.VIEW_COMPLAINTS,
             Perm.VIEW_ALL_LEADS,
             Perm.MANAGE_LEADS,
             Perm.DISPATCH_LEADS,

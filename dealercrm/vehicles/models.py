@@ -168,12 +168,19 @@ class MileageReading(DealerOwnedModel):
         IMPORT = "import", _("Import")
         DELIVERY = "delivery", _("Delivery")
 
+    class Flag(models.TextChoices):
+        LOWER = "lower", _("Lower than an earlier reading")
+        JUMP = "jump", _("Impossible jump")
+
     vehicle = models.ForeignKey(
         Vehicle, on_delete=models.CASCADE, related_name="mileage_readings", db_index=False
     )
     km = models.PositiveIntegerField(_("mileage (km)"))
     read_on = models.DateField(_("date"))
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # Set when the reading contradicts the others (lower than an earlier one, or a jump no car
+    # can drive): kept, so nothing is lost, but not believed by the mileage forecast.
+    flag = models.CharField(_("flag"), max_length=12, choices=Flag.choices, blank=True)
 
     class Meta:
         verbose_name = _("mileage reading")

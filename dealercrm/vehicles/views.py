@@ -25,6 +25,7 @@ from .forms import (
     apply_errors,
 )
 from .models import BodyType, Powertrain, Vehicle
+from .panels import vehicle_panels
 from .validators import parse_plate
 
 
@@ -63,6 +64,7 @@ def detail(request: HttpRequest, vehicle_id: int) -> HttpResponse:
         "plate_info": plate_info,
         "ownerships": selectors.ownership_history(vehicle, request.user),
         "owner_url": _customer_url(vehicle.owner_id) if vehicle.owner_id else "",
+        "panels": vehicle_panels(request, vehicle),
     }
     return render(request, "vehicles/detail.html", context)
 
@@ -231,6 +233,7 @@ def mileage_add(request: HttpRequest, vehicle_id: int) -> HttpResponse:
         **_mileage_context(request, vehicle, form),
         "ownerships": selectors.ownership_history(vehicle, request.user),
         "owner_url": _customer_url(vehicle.owner_id) if vehicle.owner_id else "",
+        "panels": vehicle_panels(request, vehicle),
     }
     return render(request, "vehicles/detail.html", context)
 

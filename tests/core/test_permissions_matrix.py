@@ -73,19 +73,49 @@ SALES_COLUMNS = [
 #                                VL LA WL ML DL VF SL VR MR
 SALES_TABLE = {
     Role.SALES_CONSULTANT:      "x  .  x  .  .  .  x  x  .",
-    Role.SERVICE_ADVISOR:       ".  .  .  .  .  .  .  .  .",
-    Role.CARE_SPECIALIST:       ".  .  .  .  .  .  .  .  .",
+    Role.SERVICE_ADVISOR:       ".  .  .  .  .  .  .  x  .",
+    Role.CARE_SPECIALIST:       ".  .  .  .  .  .  .  x  .",
     Role.DEALER_MANAGER:        "x  x  x  x  .  x  x  x  x",
     Role.DEALER_ADMIN:          ".  .  .  .  .  .  .  x  x",
     Role.OEM_ANALYST:           "x  x  .  .  .  x  .  .  .",
     Role.OEM_ADMIN:             "x  x  .  .  x  x  x  .  .",
     Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x",
 }
+
+AFTERSALES_COLUMNS = [
+    Perm.VIEW_SERVICE,  # VS
+    Perm.WORK_SERVICE,  # WS
+    Perm.MANAGE_SERVICE,  # MV
+    Perm.MANAGE_SCHEDULES,  # SC
+    Perm.VIEW_RECALLS,  # VR
+    Perm.MANAGE_RECALLS,  # MR
+    Perm.WORK_RESCUE,  # RS
+    Perm.WORK_CARE,  # WC
+    Perm.MANAGE_CARE,  # MC
+    Perm.MANAGE_CARE_CATALOGUE,  # CC
+    Perm.VIEW_COMPLAINTS,  # VP
+]
+
+#                                VS WS MV SC VR MR RS WC MC CC VP
+AFTERSALES_TABLE = {
+    Role.SALES_CONSULTANT:      "x  .  .  .  .  .  .  x  .  .  .",
+    Role.SERVICE_ADVISOR:       "x  x  .  .  x  .  x  x  .  .  .",
+    Role.CARE_SPECIALIST:       "x  x  .  .  x  .  x  x  .  .  x",
+    Role.DEALER_MANAGER:        "x  x  x  .  x  .  x  x  x  .  x",
+    Role.DEALER_ADMIN:          ".  .  x  .  .  .  .  .  .  .  .",
+    Role.OEM_ANALYST:           "x  .  .  .  x  .  .  .  .  .  x",
+    Role.OEM_ADMIN:             "x  .  .  x  x  x  .  .  .  x  x",
+    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x  x",
+}
 # fmt: on
 
 CASES = [
     (role, perm, mark == "x")
-    for columns, table in ((COLUMNS, TABLE), (SALES_COLUMNS, SALES_TABLE))
+    for columns, table in (
+        (COLUMNS, TABLE),
+        (SALES_COLUMNS, SALES_TABLE),
+        (AFTERSALES_COLUMNS, AFTERSALES_TABLE),
+    )
     for role, row in table.items()
     for perm, mark in zip(columns, row.split(), strict=True)
 ]
@@ -104,9 +134,9 @@ def user_of(make_user):
 
 
 def test_the_table_covers_every_role_and_every_permission():
-    assert set(TABLE) == set(SALES_TABLE) == set(Role)
+    assert set(TABLE) == set(SALES_TABLE) == set(AFTERSALES_TABLE) == set(Role)
     every_perm = {v for k, v in vars(Perm).items() if k.isupper()}
-    assert set(COLUMNS) | set(SALES_COLUMNS) == every_perm
+    assert set(COLUMNS) | set(SALES_COLUMNS) | set(AFTERSALES_COLUMNS) == every_perm
     assert set(ROLE_PERMISSIONS) == set(Role)
     # No role holds a permission that is not a Perm constant (a typo would never match a check).
     assert set().union(*ROLE_PERMISSIONS.values()) <= every_perm

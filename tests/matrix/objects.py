@@ -26,9 +26,11 @@ from typing import Literal
 from django.utils import timezone
 
 from dealercrm.bookings.models import Booking, Resource, ResourceKind
+from dealercrm.care.models import CareOccurrence, CareRuleCode, SeasonalCheck
 from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, User
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
+from dealercrm.feedback.models import Complaint, ComplaintChannel
 from dealercrm.messaging.models import (
     Campaign,
     Message,
@@ -45,6 +47,17 @@ from dealercrm.sales.models import (
     OrderMilestone,
     Quote,
     TestDrive,
+)
+from dealercrm.service.models import (
+    Appointment,
+    AppointmentChannel,
+    MaintenanceSchedule,
+    RecallCampaign,
+    RecallVehicle,
+    RepairKind,
+    RepairOrder,
+    RescueCall,
+    RescueProblem,
 )
 from dealercrm.vehicles.models import CarModel, MileageReading, Vehicle, VehicleOwnership
 from dealercrm.vehicles.validators import with_check_digit
@@ -418,6 +431,121 @@ def make_order_tracking_token(ctx: MakeContext) -> str:
     return Order.objects.get(pk=ctx.get_or_make("order_id")).tracking_token
 
 
+# --- After-sales and care ---------------------------------------------------------------------
+
+
+def make_appointment(ctx: MakeContext) -> int:
+    return Appointment.objects.create(
+        dealer=ctx.dealer,
+        customer_id=ctx.get_or_make("customer_id"),
+        vehicle_id=ctx.get_or_make("vehicle_id"),
+        channel=AppointmentChannel.PHONE,
+        starts_at=_tomorrow_at(10),
+        ends_at=_tomorrow_at(11),
+        advisor=_dealer_user_or_none(ctx),
+    ).pk
+
+
+def make_repair_order(ctx: MakeContext) -> int:
+    n = next(_serial)
+    vehicle = Vehicle.objects.unscoped().get(pk=ctx.get_or_make("vehicle_id"))
+    return RepairOrder.objects.create(
+        dealer=ctx.dealer,
+        number=f"RO{n:08d}",
+        vehicle=vehicle,
+        customer_id=ctx.get_or_make("customer_id"),
+        vin=vehicle.vin,
+        kind=RepairKind.MAINTENANCE,
+        opened_at=timezone.now() - datetime.timedelta(hours=2),
+        mileage_km=12000,
+    ).pk
+
+
+def make_recall_campaign(ctx: MakeContext) -> int:
+    n = next(_serial)
+    return RecallCampaign.objects.create(
+        brand=ctx.brand, code=f"RC-{n}", title=f"矩阵召回{n}", vin_from="A", vin_to="Z"
+    ).pk
+
+
+def make_recall_vehicle(ctx: MakeContext) -> int:
+    vehicle = Vehicle.objects.unscoped().get(pk=ctx.get_or_make("vehicle_id"))
+    return RecallVehicle.objects.create(
+        dealer=ctx.dealer,
+        campaign_id=ctx.get_or_make("recall_id"),
+        vehicle=vehicle,
+        customer_id=ctx.get_or_make("customer_id"),
+        vin=vehicle.vin,
+    ).pk
+
+
+def make_rescue_call(ctx: MakeContext) -> int:
+    return RescueCall.objects.create(
+        dealer=ctx.dealer,
+        customer_id=ctx.get_or_make("customer_id"),
+        vehicle_id=ctx.get_or_make("vehicle_id"),
+        caller_phone="+8613900000000",
+        location="矩阵路1号",
+        problem=RescueProblem.BATTERY,
+    ).pk
+
+
+def make_care_occurrence(ctx: MakeContext) -> int:
+    n = next(_serial)
+    customer_id = ctx.get_or_make("customer_id")
+    task = Task.objects.create(
+        dealer=ctx.dealer,
+        customer_id=customer_id,
+        kind=TaskKind.CALL,
+        title="矩阵关怀",
+        assignee=_dealer_user_or_none(ctx),
+        source_kind="care.occurrence",
+    )
+    occurrence = CareOccurrence.objects.create(
+        dealer=ctx.dealer,
+        rule=CareRuleCode.INSURANCE_RENEWAL,
+        subject_id=ctx.get_or_make("vehicle_id"),
+        occasion=f"matrix/{n}",
+        customer_id=customer_id,
+        vehicle_id=ctx.get_or_make("vehicle_id"),
+        due_on=timezone.localdate(),
+        task=task,
+    )
+    Task.objects.filter(pk=task.pk).update(source_id=str(occurrence.pk))
+    return occurrence.pk
+
+
+def make_complaint(ctx: MakeContext) -> int:
+    return Complaint.objects.create(
+        dealer=ctx.dealer,
+        customer_id=ctx.get_or_make("customer_id"),
+        channel=ComplaintChannel.PHONE,
+        description="矩阵投诉",
+    ).pk
+
+
+def make_maintenance_schedule(ctx: MakeContext) -> int:
+    schedule, _created = MaintenanceSchedule.objects.get_or_create(
+        car_model_id=ctx.get_or_make("car_model_id")
+    )
+    return schedule.pk
+
+
+def make_seasonal_check(ctx: MakeContext) -> int:
+    n = next(_serial)
+    return SeasonalCheck.objects.create(
+        brand=ctx.brand,
+        code=f"matrix-{n}",
+        title="矩阵季节检查",
+        season_starts_month=6,
+        season_starts_day=1,
+    ).pk
+
+
+def make_care_rule(ctx: MakeContext) -> str:
+    return CareRuleCode.INSURANCE_RENEWAL.value
+
+
 OBJECTS: dict[str, ObjectKind] = {
     "customer_id": ObjectKind(make_customer, "dealer"),
     "car_model_id": ObjectKind(make_car_model, "network"),
@@ -450,6 +578,16 @@ OBJECTS: dict[str, ObjectKind] = {
     "quote_id": ObjectKind(make_quote, "dealer"),
     "order_id": ObjectKind(make_order, "dealer"),
     "notice_id": ObjectKind(make_notice, "dealer"),
+    "appointment_id": ObjectKind(make_appointment, "dealer"),
+    "repair_order_id": ObjectKind(make_repair_order, "dealer"),
+    "recall_id": ObjectKind(make_recall_campaign, "brand"),
+    "recall_vehicle_id": ObjectKind(make_recall_vehicle, "dealer"),
+    "rescue_id": ObjectKind(make_rescue_call, "dealer"),
+    "occurrence_id": ObjectKind(make_care_occurrence, "dealer"),
+    "complaint_id": ObjectKind(make_complaint, "dealer"),
+    "schedule_id": ObjectKind(make_maintenance_schedule, "network"),
+    "seasonal_check_id": ObjectKind(make_seasonal_check, "brand"),
+    "rule": ObjectKind(make_care_rule, "network"),
     # Public pages only (webhooks, unsubscribe): text, not ids, so never offset for a 404 check.
     "webhook_key": ObjectKind(make_webhook_key, "network"),
     "token": ObjectKind(make_unsubscribe_token, "network"),

@@ -1,0 +1,5 @@
+"""Care API: rules."""
+
+from ninja import Router
+
+router = Router()

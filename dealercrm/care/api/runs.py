@@ -1,0 +1,5 @@
+"""Care API: runs."""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,5 @@
+"""Care API: tasks."""
+
+from ninja import Router
+
+router = Router()

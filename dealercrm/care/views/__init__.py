@@ -1,0 +1,1 @@
+"""The care pages, one module per topic; each lists its own `urlpatterns`."""

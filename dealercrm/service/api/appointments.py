@@ -1,0 +1,5 @@
+"""Service API: appointments."""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,5 @@
+"""Service API: forecast."""
+
+from ninja import Router
+
+router = Router()

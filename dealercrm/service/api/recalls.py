@@ -1,0 +1,5 @@
+"""Service API: recalls."""
+
+from ninja import Router
+
+router = Router()

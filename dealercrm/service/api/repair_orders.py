@@ -1,0 +1,5 @@
+"""Service API: repair_orders."""
+
+from ninja import Router
+
+router = Router()

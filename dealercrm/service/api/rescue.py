@@ -1,0 +1,5 @@
+"""Service API: rescue."""
+
+from ninja import Router
+
+router = Router()

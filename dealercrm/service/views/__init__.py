@@ -1,0 +1,1 @@
+"""The service pages, one module per topic; each lists its own `urlpatterns`."""

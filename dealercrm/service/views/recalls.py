@@ -1,0 +1,5 @@
+"""Service pages: recalls."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

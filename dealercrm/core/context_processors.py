@@ -80,6 +80,7 @@ def navigation(user) -> list[NavItem]:  # noqa: ANN001
         )
     if sales:
         items.append(NavItem("sales", _("Sales"), "ti-car", children=sales))
+    items.extend(_aftersales_navigation(user))
     messaging: list[NavItem] = []
     if user.has_perm(Perm.VIEW_MESSAGES):
         messaging.append(NavItem("outbox", _("Messages"), "ti-send", _url("messaging:outbox")))
@@ -124,6 +125,85 @@ def navigation(user) -> list[NavItem]:  # noqa: ANN001
     for item in items:
         item.children = [child for child in item.children if child.url]
     return [item for item in items if item.url or item.children]
+
+
+def _aftersales_navigation(user) -> list[NavItem]:  # noqa: ANN001
+    """After-sales (workshop, recalls, rescue) and customer care (care tasks, complaints)."""
+    service: list[NavItem] = []
+    if user.has_perm(Perm.WORK_SERVICE):
+        service.append(
+            NavItem(
+                "service_calendar", _("Service calendar"), "ti-calendar", _url("service:calendar")
+            )
+        )
+    if user.has_perm(Perm.VIEW_SERVICE):
+        service.append(
+            NavItem(
+                "appointments",
+                _("Appointments"),
+                "ti-calendar-time",
+                _url("service:appointment_list"),
+            )
+        )
+        service.append(
+            NavItem(
+                "repair_orders", _("Repair orders"), "ti-tool", _url("service:repair_order_list")
+            )
+        )
+    if user.has_perm(Perm.WORK_RESCUE):
+        service.append(
+            NavItem("rescue", _("Roadside rescue"), "ti-lifebuoy", _url("service:rescue_list"))
+        )
+    if user.has_perm(Perm.VIEW_RECALLS):
+        service.append(
+            NavItem("recalls", _("Recalls"), "ti-alert-triangle", _url("service:recall_list"))
+        )
+    if user.has_perm(Perm.MANAGE_SCHEDULES):
+        service.append(
+            NavItem(
+                "schedules", _("Maintenance schedules"), "ti-list-check", _url("service:schedules")
+            )
+        )
+    if user.has_perm(Perm.MANAGE_SERVICE):
+        service.append(
+            NavItem(
+                "service_policy", _("Workshop settings"), "ti-adjustments", _url("service:policy")
+            )
+        )
+    care: list[NavItem] = []
+    if user.has_perm(Perm.WORK_CARE):
+        care.append(
+            NavItem("care_worklist", _("Care tasks"), "ti-heart-handshake", _url("care:worklist"))
+        )
+        care.append(
+            NavItem("care_calendar", _("Care calendar"), "ti-calendar-event", _url("care:calendar"))
+        )
+    if user.has_perm(Perm.MANAGE_CARE):
+        care.append(NavItem("care_stats", _("Care figures"), "ti-chart-bar", _url("care:stats")))
+        care.append(NavItem("care_settings", _("Care rules"), "ti-settings", _url("care:settings")))
+    if user.has_perm(Perm.MANAGE_CARE_CATALOGUE):
+        care.append(
+            NavItem(
+                "seasonal_checks",
+                _("Seasonal checks"),
+                "ti-cloud-rain",
+                _url("care:seasonal_checks"),
+            )
+        )
+    if user.has_perm(Perm.VIEW_COMPLAINTS):
+        care.append(
+            NavItem(
+                "complaints", _("Complaints"), "ti-message-report", _url("feedback:complaint_list")
+            )
+        )
+    items = []
+    service = [item for item in service if item.url]
+    care = [item for item in care if item.url]
+    if service:
+        items.append(NavItem("service", _("After-sales"), "ti-tool", children=service))
+    if care:
+        items.append(NavItem("care", _("Customer care"), "ti-heart", children=care))
+    return items
 
 
 def _active_key(request: HttpRequest) -> str:

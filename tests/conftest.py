@@ -87,3 +87,13 @@ def client_for(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def english(client):
+    """Tests that read reasons and pages in English: the UI's default language is Chinese."""
+    from django.utils import translation
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield

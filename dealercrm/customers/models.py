@@ -232,9 +232,7 @@ class CustomerPhone(DealerOwnedModel):
     label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.MOBILE)
     is_primary = models.BooleanField(_("primary"), default=False)
     # A call found the number wrong (a care call's outcome): kept, shown struck out, not dialled.
-    wrong_number_reported_at = models.DateTimeField(
-        _("reported wrong on"), null=True, blank=True
-    )
+    wrong_number_reported_at = models.DateTimeField(_("reported wrong on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("phone")

@@ -205,9 +205,15 @@ def run_demo(
         else:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA optimize")
-        for generator in CHUNK_GENERATORS:
-            if generator.finish is not None:
-                generator.finish(ctx)
+        # The finishing hooks (the funnel's roll-up, the forecast and the care engine's first
+        # run), one step of the "finishing" bar each.
+        finishers = [g for g in CHUNK_GENERATORS if g.finish is not None]
+        if progress is not None and finishers:
+            progress.start("finishing", len(finishers))
+        for generator in finishers:
+            generator.finish(ctx)
+            if progress is not None:
+                progress.advance("finishing", 1)
     return DemoResult(
         customers=customers,
         seconds=time.perf_counter() - started,
@@ -225,7 +231,8 @@ def _fk_fields_to(target: type[models.Model]) -> list[tuple[type[models.Model], 
         if model._meta.proxy or not model._meta.managed:
             continue
         for f in model._meta.concrete_fields:
-            if f.is_relation and f.many_to_one and f.related_model is target:
+            # One-to-one too: a dealer's ServicePolicy is one (dealer = OneToOneField).
+            if f.is_relation and (f.many_to_one or f.one_to_one) and f.related_model is target:
                 found.append((model, f))
     return found
 

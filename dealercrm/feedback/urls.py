@@ -1,6 +1,11 @@
 """Complaint pages (intake for now)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "feedback"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.complaint_list, name="complaint_list"),
+    path("<int:complaint_id>/", views.complaint_detail, name="complaint"),
+]

@@ -59,6 +59,11 @@ CALLER_VARIABLES: dict[str, Promise] = {
     "festival": gettext_lazy("Name of the festival"),
     "event_name": gettext_lazy("Name of the event or offer"),
     "link": gettext_lazy("A link (survey, booking page, offer)"),
+    "year_summary": gettext_lazy(
+        "What the customer did with the dealer this year, in words (festival greetings)"
+    ),
+    "suggestion": gettext_lazy("The suggested next car (replacement candidates)"),
+    "check": gettext_lazy("Name of the seasonal check"),
 }
 TEMPLATE_VARIABLES: dict[str, Promise] = {**CUSTOMER_VARIABLES, **CALLER_VARIABLES}
 

@@ -5,5 +5,21 @@ from __future__ import annotations
 
 
 def register() -> None:
-    # Filled by the topic modules as they land (timeline.py, workspace.py, vehicle panels).
-    from . import timeline  # noqa: F401  (registers its providers on import)
+    from dealercrm.core.workspace_panels import register_workspace_panel
+    from dealercrm.customers.timeline import register_timeline_provider
+    from dealercrm.vehicles.panels import register_vehicle_panel
+
+    from . import timeline, workspace
+    from .views.repair_orders import service_history_panel
+
+    register_timeline_provider(timeline.appointment_timeline)
+    register_timeline_provider(timeline.repair_order_timeline)
+    register_workspace_panel(workspace.advisor_panel)
+    register_vehicle_panel(service_history_panel)
+    from .forecast_panel import next_service_panel
+
+    register_vehicle_panel(next_service_panel)
+
+    from . import recall_listeners
+
+    recall_listeners.register()

@@ -4,11 +4,10 @@ histories and the mileage forecast."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from dealercrm.core.models import User
 from dealercrm.core.permissions import Perm, Role
@@ -117,57 +116,10 @@ def ownership_history(vehicle: Vehicle, user: User) -> list[OwnershipRow]:
     ]
 
 
-@dataclass(frozen=True)
-class MileageForecast:
-    """How far the car goes per day, judged from its readings, and what follows from it."""
-
-    km_per_day: float
-    km_per_year: int
-    estimated_km_today: int
-    next_service_km: int
-    next_service_on: date | None
-
-
-def mileage_forecast(
-    readings: list[MileageReading], *, today: date | None = None, service_interval_km: int = 10_000
-) -> MileageForecast | None:
-    """A least-squares line through the readings (km against days). None when the readings span
-    less than a week or the car has not moved: no honest rate can be given then."""
-    today = today or timezone.localdate()
-    points = [(r.read_on.toordinal(), r.km) for r in readings]
-    if len(points) < 2:
-        return None
-    first_day = min(d for d, _ in points)
-    xs = [d - first_day for d, _ in points]
-    ys = [km for _, km in points]
-    if max(xs) - min(xs) < 7:
-        return None
-    n = len(points)
-    mean_x = sum(xs) / n
-    mean_y = sum(ys) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-    rate = sxy / sxx if sxx else 0.0
-    if rate <= 0:
-        return None
-    last_day, last_km = max(points)
-    estimated = round(last_km + rate * max(today.toordinal() - last_day, 0))
-    next_service = (estimated // service_interval_km + 1) * service_interval_km
-    days_to_service = (next_service - estimated) / rate
-    return MileageForecast(
-        km_per_day=round(rate, 1),
-        km_per_year=round(rate * 365),
-        estimated_km_today=estimated,
-        next_service_km=next_service,
-        next_service_on=today + timedelta(days=round(days_to_service))
-        if days_to_service < 3650
-        else None,
-    )
-
-
 def mileage_chart_data(readings: list[MileageReading]) -> list[list[str | int]]:
-    """[[ISO date, km], …] for the ECharts line (json_script in the template)."""
-    return [[r.read_on.isoformat(), r.km] for r in readings]
+    """[[ISO date, km], …] for the ECharts line (json_script in the template): the believed
+    readings only; flagged ones are struck through in the table beside it."""
+    return [[r.read_on.isoformat(), r.km] for r in readings if not r.flag]
 
 
 def catalogue_visible_to(user: User) -> QuerySet[CarModel]:

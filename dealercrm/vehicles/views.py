@@ -46,7 +46,6 @@ def _mileage_context(request: HttpRequest, vehicle: Vehicle, form: MileageForm |
         "vehicle": vehicle,
         "readings": list(reversed(readings)),
         "chart_data": selectors.mileage_chart_data(readings),
-        "forecast": selectors.mileage_forecast(readings),
         "mileage_form": form or MileageForm(),
         "can_change": request.user.has_perm(Perm.CHANGE_VEHICLE),
     }

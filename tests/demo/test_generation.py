@@ -22,6 +22,7 @@ from dealercrm.customers.validators import (
     normalise_phone,
 )
 from dealercrm.demo import reference as ref
+from dealercrm.demo.generators.service import NEARBY
 from dealercrm.demo.management.commands.demo_logins import demo_logins
 from dealercrm.demo.runner import delete_demo, run_demo
 from dealercrm.search.models import KeyKind, SearchKey
@@ -221,18 +222,24 @@ def test_plates_match_the_dealer_province_and_new_energy_cars_have_8_characters(
 def test_addresses_are_in_the_dealer_province():
     generate()
     dealer = {d.id: d for d in Dealer.objects.all()}
+    elsewhere = 0
     for dealer_id, province, city, district in Customer.objects.unscoped().values_list(
         "dealer_id", "province", "city", "district"
     ):
-        assert (province, city) == (dealer[dealer_id].province, dealer[dealer_id].city)
+        # Some owners live in a city near the dealer's (the service demo's "distance").
+        if (province, city) != (dealer[dealer_id].province, dealer[dealer_id].city):
+            elsewhere += 1
+            assert (province, city, district) in NEARBY[dealer[dealer_id].city]
         assert district
+    assert elsewhere < 0.2 * N
 
 
 def test_mileage_grows_plausibly_and_ownership_is_consistent():
     generate()
     readings = defaultdict(list)
-    for vehicle_id, read_on, km in MileageReading.objects.unscoped().values_list(
-        "vehicle_id", "read_on", "km"
+    # Believed readings (the demo's few mistyped ones are flagged by the forecast's pass).
+    for vehicle_id, read_on, km in (
+        MileageReading.objects.unscoped().filter(flag="").values_list("vehicle_id", "read_on", "km")
     ):
         readings[vehicle_id].append((read_on, km))
     current = dict(

@@ -207,13 +207,3 @@ def smtp_config(dealer, smtp_server):
         options=smtp_server.options(username=smtp_server.username),
         secret_encrypted=encrypt_secret(smtp_server.password),
     )
-
-
-@pytest.fixture
-def english(client):
-    """Tests that read reasons and pages in English: the UI's default language is Chinese."""
-    from django.utils import translation
-
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    with translation.override("en"):
-        yield

@@ -85,3 +85,16 @@ class VehicleServiceStateFactory(factory.django.DjangoModelFactory):
 
     vehicle = factory.SubFactory(VehicleFactory)
     dealer = factory.SelfAttribute("vehicle.dealer")
+
+
+# --- the workshop of the appointment / repair order tests ---------------------------------------
+# A frozen clock (Tuesday 2026-03-10, 08:00 in Shanghai) and times of the next day.
+
+SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+WORKSHOP_NOW = datetime.datetime(2026, 3, 10, 8, 0, tzinfo=SHANGHAI)
+WORKSHOP_TOMORROW = datetime.date(2026, 3, 11)
+
+
+def workshop_at(hour: int, minute: int = 0, day: datetime.date = WORKSHOP_TOMORROW):
+    """An aware datetime of the dealer's wall clock (Shanghai) on `day`."""
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=SHANGHAI)

@@ -1,4 +1,4 @@
-"""The vehicles' timeline entries on the customer 360 page, and the mileage forecast."""
+"""The vehicles' timeline entries on the customer 360 page."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dealercrm.core.scoping import scope_for_user
 from dealercrm.core.tenancy import dealer_scope
 from dealercrm.customers.timeline import customer_timeline, timeline_providers
 from dealercrm.vehicles.models import MileageReading
-from dealercrm.vehicles.selectors import mileage_forecast, ownership_history, vehicle_list
+from dealercrm.vehicles.selectors import ownership_history, vehicle_list
 from dealercrm.vehicles.services import vehicle_transfer
 from dealercrm.vehicles.timeline import mileage_timeline, ownership_timeline
 from tests.vehicles.factories import CustomerFactory, MileageReadingFactory, VehicleFactory
@@ -82,30 +82,6 @@ def test_providers_respect_limit_and_before(dealer):
     entries = mileage_timeline(vehicle.owner, limit=3, before=before)
     assert [e.occurred_at.date().day for e in entries] == [4, 3, 2]
     assert len(ownership_timeline(vehicle.owner, limit=1, before=None)) == 1
-
-
-def test_forecast_from_readings():
-    # 30 km a day over 100 days
-    readings = [
-        _reading(1000 + 30 * d, datetime.date(2025, 1, 1) + datetime.timedelta(d))
-        for d in (0, 50, 100)
-    ]
-    forecast = mileage_forecast(readings, today=datetime.date(2025, 4, 21))
-    assert forecast.km_per_day == 30.0
-    assert forecast.km_per_year == 10950
-    assert forecast.estimated_km_today == 4300  # 4000 on 2025-04-11, 10 days on
-    assert forecast.next_service_km == 10000
-    assert forecast.next_service_on == datetime.date(2025, 4, 21) + datetime.timedelta(days=190)
-
-
-def test_no_forecast_without_enough_history():
-    assert mileage_forecast([], today=datetime.date(2025, 1, 1)) is None
-    one = [_reading(100, datetime.date(2025, 1, 1))]
-    assert mileage_forecast(one) is None
-    same_week = [_reading(100, datetime.date(2025, 1, 1)), _reading(300, datetime.date(2025, 1, 3))]
-    assert mileage_forecast(same_week) is None
-    parked = [_reading(100, datetime.date(2025, 1, 1)), _reading(100, datetime.date(2025, 3, 1))]
-    assert mileage_forecast(parked) is None
 
 
 def test_ownership_history_hides_names_the_consultant_may_not_see(consultant, manager, dealer):

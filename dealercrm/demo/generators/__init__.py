@@ -45,14 +45,18 @@ from .customers import CUSTOMERS, INTERACTIONS
 from .messaging import MESSAGES
 from .sales import SALES
 from .search import SEARCH_KEYS
+from .service import SERVICE
 from .vehicles import MILEAGE, VEHICLES
 
 # Progress bars, in order: (stage, label). Labels are translated by the command.
-STAGES: tuple[str, ...] = ("customers", "vehicles", "history", "sales", "search")
+STAGES: tuple[str, ...] = ("customers", "vehicles", "history", "sales", "search", "service")
 
 CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     CUSTOMERS,
     VEHICLES,
+    # Right after the vehicles: its visits are the cars' readings (MILEAGE writes the rest) and
+    # the messaging history's reminders follow them.
+    SERVICE,
     INTERACTIONS,
     MILEAGE,
     MESSAGES,

@@ -22,6 +22,7 @@ from dealercrm.vehicles.models import CarModel
 from .base import DealerFacts, ModelFacts, Org
 from .messaging import messaging_setup
 from .sales import sales_setup
+from .service import service_setup
 
 ROLE_USERNAME = {
     "sales_consultant": "sales",
@@ -168,6 +169,9 @@ def build_org(*, seed: int, pools: Pools) -> Org:
     # Each dealer's sales policy and demo cars (the sales generator books test drives on them).
     sales_setup(dealer_facts, brand_models)
     network_users = {role: uid for d, role, _username, uid in staff if d == 0}
+    # Each dealer's workshop (policy, bays, loan cars), the maintenance schedules, seasonal
+    # checks and some dealers' care settings (the service generator books and visits on them).
+    service_setup(dealer_facts, brand.id, brand_models, regions, network_users)
     return Org(
         brand_id=brand.id,
         dealers=dealer_facts,

@@ -231,6 +231,8 @@ def generate_vehicles(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> lis
 
     ctx.ids.finish(Vehicle, next_vehicle)
     ctx.ids.finish(VehicleOwnership, next_ownership)
+    # For the service generator, which rewrites current_mileage_km from the visits it makes.
+    chunk.extras["vehicle_rows"] = vehicles
     return [
         Rows(Vehicle, VEHICLE_FIELDS, vehicles),
         Rows(VehicleOwnership, OWNERSHIP_FIELDS, ownerships),
@@ -253,9 +255,13 @@ def generate_mileage(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list
     rows: list[tuple] = []
     next_id = ctx.ids.start(MileageReading)
     day = ctx.day
+    # Cars whose readings the service generator wrote with their visits.
+    written = chunk.extras.get("readings_written", ())
     for vehicle in chunk.vehicles:
         dealer_id = vehicle.dealer_id
         vid = vehicle.id
+        if vid in written:
+            continue
         for read_on, km, source in vehicle.readings:
             rows.append((next_id, dealer_id, vid, km, day(read_on), source))
             next_id += 1

@@ -113,3 +113,44 @@ class VehicleServiceState(DealerOwnedModel):
             models.Index(fields=["dealer", "next_service_on"], name="servicestate_next"),
             models.Index(fields=["dealer", "last_visit_on"], name="servicestate_visit"),
         ]
+
+
+class ForecastRefresh(DealerOwnedModel):
+    """How far `forecast_refresh` has read a dealer's readings and repair orders: the incremental
+    refresh recomputes only vehicles with a reading or repair order after this watermark."""
+
+    last_reading_id = models.BigIntegerField(default=0)
+    last_repair_order_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("forecast refresh")
+        verbose_name_plural = _("forecast refreshes")
+        constraints = [
+            models.UniqueConstraint(fields=["dealer"], name="forecastrefresh_one_per_dealer")
+        ]
+
+
+class ForecastPeerAverage(models.Model):
+    """The average daily distance of a model's vehicles that have their own readings, in one
+    region (region set) or the whole network (region empty): the fallback of vehicles with too
+    few readings. Written by the full refresh, read by the incremental ones, so those need not
+    aggregate every reading of the network every ten minutes."""
+
+    car_model = models.ForeignKey("vehicles.CarModel", on_delete=models.CASCADE, related_name="+")
+    region = models.ForeignKey(
+        "core.Region", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    vehicles = models.PositiveIntegerField(default=0)
+    daily_km = models.FloatField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("average daily distance")
+        verbose_name_plural = _("average daily distances")
+        constraints = [
+            models.UniqueConstraint(fields=["car_model", "region"], name="peeraverage_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.car_model_id}/{self.region_id or '-'}: {self.daily_km} km/day"

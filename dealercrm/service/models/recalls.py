@@ -17,6 +17,13 @@ class RecallCampaignStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class RecallLaunchState(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
 class RecallCampaign(models.Model):
     """A recall of the brand. Affected cars: any of the models (and model years), a VIN range,
     or an uploaded VIN list (`RecallCampaignVin`); the criteria given are combined with AND,
@@ -42,6 +49,14 @@ class RecallCampaign(models.Model):
     )
     starts_on = models.DateField(_("starts on"), default=timezone.localdate)
     launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    # The launch runs as a job for big campaigns: where it stands, for the page's progress bar.
+    launch_state = models.CharField(
+        _("launch"), max_length=8, choices=RecallLaunchState.choices, blank=True
+    )
+    launch_done = models.PositiveIntegerField(default=0)
+    launch_total = models.PositiveIntegerField(default=0)
+    # What the last launch did (counts of cars found, copied, notified …), shown on the page.
+    launch_report = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -151,6 +151,7 @@ class Appointment(DealerOwnedModel):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("why cancelled"), max_length=200, blank=True)
 
     objects = AppointmentManager()
 

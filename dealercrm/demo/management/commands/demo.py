@@ -99,6 +99,8 @@ class Command(BaseCommand):
             "sales": _("Sales pipeline"),
             "search": _("Search keys"),
             "indexes": _("Indexes"),
+            "service": _("After-sales"),
+            "finishing": _("Finishing"),
         }
         with Progress(
             TextColumn("{task.description:<12}"),

@@ -91,10 +91,11 @@ def inspection_years(config: dict) -> list[int]:
 class AnnualInspection(Rule):
     """Private small passenger cars (非营运小微型载客汽车, not vans) in China, after the reform of
     公安部 and 国家市场监督管理总局 《关于深化机动车检验制度改革优化车检服务工作的意见》 in
-    force since 1 October 2022: no inspection in the first 5 years; in the 6th and 8th year
-    the owner applies for the inspection label without an inspection at a station (免检申领标志);
-    in the 10th year an inspection at a station; from the 11th year once a year (cars over
-    15 years old, inspected twice a year before the reform, also once a year). Vans, commercial
+    force since 1 October 2022: within 10 years an inspection at a station only in the 6th and
+    10th year; in the 2nd, 4th and 8th year the owner applies for the inspection label without
+    one (免检申领标志); from the 11th year once a year (cars over 15 years old, inspected twice a
+    year before the reform, also once a year). The defaults remind of the 6th, 8th and 10th
+    year and every year from the 11th; a dealer adds 2 and 4 to remind of the early labels. Vans, commercial
     and other vehicles keep 《道路交通安全法实施条例》 art. 16's schedule: dealers change
     the years here. The anniversary is taken from the delivery date (the registration date is
     rarely known to a dealer and is usually within days of delivery)."""

@@ -19,7 +19,8 @@ from dealercrm.service.services.schedules import (
 from tests.core.factories import BrandFactory
 from tests.vehicles.factories import CarModelFactory, MileageReadingFactory, VehicleFactory
 
-pytestmark = pytest.mark.django_db
+# The messages are read in English (the UI default is Chinese).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 NUMBERS = {"first_km": 3000, "first_months": 3, "interval_km": 7500, "interval_months": 6}
 

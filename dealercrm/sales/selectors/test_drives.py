@@ -12,7 +12,6 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +22,7 @@ from dealercrm.bookings.services import dealer_time_zone
 from dealercrm.core.models import User
 from dealercrm.core.permissions import Perm
 from dealercrm.customers.contact_masking import mask_phone
-from dealercrm.customers.models import CustomerPhone
+from dealercrm.customers.selectors import with_customer_phone
 from dealercrm.customers.timeline import TimelineEntry
 
 from ..models import Lead, SalesPolicy, TestDrive, TestDriveStatus
@@ -43,14 +42,6 @@ STATUS_ICONS = {
 }
 
 
-def _with_phone(qs: QuerySet) -> QuerySet:
-    """Annotate the customer's primary phone (one subquery, no extra query per row)."""
-    phones = CustomerPhone.objects.filter(
-        dealer_id=OuterRef("dealer_id"), customer_id=OuterRef("customer_id")
-    ).order_by("-is_primary", "id")
-    return qs.annotate(customer_phone=Subquery(phones.values("number")[:1]))
-
-
 def visible_test_drives(user: User) -> TestDriveQuerySet:
     qs = TestDrive.objects.visible_to(user)
     if user.dealer_id:
@@ -61,7 +52,7 @@ def visible_test_drives(user: User) -> TestDriveQuerySet:
 def get_test_drive_for_user(user: User, test_drive_id: int | str) -> TestDrive:
     """The test drive with what its page shows, or 404 alike for missing and not visible."""
     try:
-        return _with_phone(
+        return with_customer_phone(
             visible_test_drives(user).select_related(
                 "lead",
                 "customer",
@@ -128,7 +119,7 @@ def test_drive_list(
     if status in TestDriveStatus.values:
         qs = qs.filter(status=status)
     return list(
-        _with_phone(qs.select_related("customer", "demo_car", "consultant")).order_by(
+        with_customer_phone(qs.select_related("customer", "demo_car", "consultant")).order_by(
             "starts_at", "id"
         )
     )
@@ -216,7 +207,7 @@ def _calendar_bookings(
     drives = (
         {
             td.booking_id: td
-            for td in _with_phone(
+            for td in with_customer_phone(
                 TestDrive.objects.filter(
                     dealer_id=dealer_id, booking_id__in=[b.pk for b in bookings]
                 ).select_related("customer", "consultant", "lead")

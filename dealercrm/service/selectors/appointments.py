@@ -13,7 +13,6 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +22,7 @@ from dealercrm.bookings.models import Booking, BookingStatus, Resource, Resource
 from dealercrm.bookings.services import dealer_time_zone
 from dealercrm.core.models import User
 from dealercrm.customers.contact_masking import mask_phone
-from dealercrm.customers.models import CustomerPhone
+from dealercrm.customers.selectors import with_customer_phone
 from dealercrm.customers.timeline import TimelineEntry
 
 from ..models import Appointment, AppointmentStatus
@@ -39,14 +38,6 @@ STATUS_ICONS = {
 }
 
 
-def with_phone(qs: QuerySet) -> QuerySet:
-    """Annotate the customer's primary phone (a subquery, no query per row)."""
-    phones = CustomerPhone.objects.filter(
-        dealer_id=OuterRef("dealer_id"), customer_id=OuterRef("customer_id")
-    ).order_by("-is_primary", "id")
-    return qs.annotate(customer_phone=Subquery(phones.values("number")[:1]))
-
-
 def visible_appointments(user: User) -> AppointmentQuerySet:
     qs = Appointment.objects.all()
     if user.dealer_id:
@@ -57,7 +48,7 @@ def visible_appointments(user: User) -> AppointmentQuerySet:
 def get_appointment_for_user(user: User, appointment_id: int | str) -> Appointment:
     try:
         return (
-            with_phone(visible_appointments(user))
+            with_customer_phone(visible_appointments(user))
             .select_related(
                 "customer",
                 "vehicle__car_model",
@@ -110,7 +101,7 @@ def appointment_list(
     if customer_id:
         qs = qs.filter(customer_id=customer_id)
     return (
-        with_phone(qs)
+        with_customer_phone(qs)
         .select_related("customer", "vehicle__car_model", "advisor", "bay_booking__resource")
         .order_by("starts_at", "id")
     )
@@ -280,7 +271,7 @@ def _entries(
     appointments = (
         {
             a.pk: a
-            for a in with_phone(
+            for a in with_customer_phone(
                 Appointment.objects.filter(dealer_id=dealer_id, pk__in=appointment_ids)
             ).select_related("customer", "vehicle", "advisor")
         }

@@ -16,9 +16,12 @@ urlpatterns = [
     path("service/", include("dealercrm.service.urls")),
     path("care/", include("dealercrm.care.urls")),
     path("complaints/", include("dealercrm.feedback.urls")),
+    path("surveys/", include("dealercrm.feedback.survey_urls")),
     # Public: a quote's share link and an order's tracking page (unguessable tokens, no login).
     path("p/", include("dealercrm.sales.public_urls")),
     # Public: provider webhooks and unsubscribe links (their own checks, no login).
     path("m/", include("dealercrm.messaging.public_urls")),
+    # Public: a customer's personal survey link (unguessable token, one answer, expires).
+    path("s/", include("dealercrm.feedback.public_urls")),
     path("", include("dealercrm.core.urls")),
 ]

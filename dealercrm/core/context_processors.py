@@ -190,20 +190,81 @@ def _aftersales_navigation(user) -> list[NavItem]:  # noqa: ANN001
                 _url("care:seasonal_checks"),
             )
         )
-    if user.has_perm(Perm.VIEW_COMPLAINTS):
-        care.append(
-            NavItem(
-                "complaints", _("Complaints"), "ti-message-report", _url("feedback:complaint_list")
-            )
-        )
     items = []
     service = [item for item in service if item.url]
     care = [item for item in care if item.url]
+    feedback = [item for item in _feedback_navigation(user) if item.url]
     if service:
         items.append(NavItem("service", _("After-sales"), "ti-tool", children=service))
     if care:
         items.append(NavItem("care", _("Customer care"), "ti-heart", children=care))
+    if feedback:
+        items.append(
+            NavItem(
+                "feedback", _("Complaints and satisfaction"), "ti-mood-smile", children=feedback
+            )
+        )
     return items
+
+
+def _feedback_navigation(user) -> list[NavItem]:  # noqa: ANN001
+    """Complaints (list, figures, SLA) and surveys (dashboard, invitations, questionnaires)."""
+    entries = [
+        (
+            Perm.VIEW_COMPLAINTS,
+            "complaints",
+            _("Complaints"),
+            "ti-message-report",
+            "feedback:complaint_list",
+        ),
+        (
+            Perm.VIEW_FEEDBACK_STATS,
+            "complaint_stats",
+            _("Complaint figures"),
+            "ti-chart-bar",
+            "feedback:complaint_stats",
+        ),
+        (
+            Perm.MANAGE_COMPLAINTS,
+            "complaint_sla",
+            _("Complaint SLA"),
+            "ti-clock-exclamation",
+            "feedback:sla_settings",
+        ),
+        (
+            Perm.VIEW_FEEDBACK_STATS,
+            "survey_dashboard",
+            _("Satisfaction"),
+            "ti-mood-smile",
+            "surveys:dashboard",
+        ),
+        (
+            Perm.SEND_SURVEYS,
+            "survey_invitations",
+            _("Survey invitations"),
+            "ti-send",
+            "surveys:invitation_list",
+        ),
+        (
+            Perm.MANAGE_SURVEYS,
+            "questionnaires",
+            _("Questionnaires"),
+            "ti-forms",
+            "surveys:questionnaire_list",
+        ),
+        (
+            Perm.MANAGE_SURVEYS,
+            "survey_settings",
+            _("Survey settings"),
+            "ti-settings",
+            "surveys:settings",
+        ),
+    ]
+    return [
+        NavItem(key, label, icon, _url(url_name))
+        for perm, key, label, icon, url_name in entries
+        if user.has_perm(perm)
+    ]
 
 
 def _active_key(request: HttpRequest) -> str:

@@ -93,8 +93,17 @@ class Perm:
     WORK_CARE = "care.work_care"
     MANAGE_CARE = "care.manage_care"
     MANAGE_CARE_CATALOGUE = "care.manage_catalogue"
-    # Complaints (intake for now; the complaint issue adds handling).
+    # Complaints: see them; take one in (every customer-facing role; the OEM's hotline routes
+    # one to a dealer); handle them (contact log, solution, follow-up); the dealer's SLA
+    # settings and reassigning. Surveys: build questionnaires (a dealer's own, or the brand's
+    # for the OEM); send ad-hoc lists and enter phone surveys. Complaint and survey figures.
     VIEW_COMPLAINTS = "feedback.view_complaint"
+    ADD_COMPLAINT = "feedback.add_complaint"
+    WORK_COMPLAINTS = "feedback.work_complaint"
+    MANAGE_COMPLAINTS = "feedback.manage_complaint"
+    MANAGE_SURVEYS = "feedback.manage_survey"
+    SEND_SURVEYS = "feedback.send_survey"
+    VIEW_FEEDBACK_STATS = "feedback.view_stats"
 
 
 _CUSTOMER_WORK = {
@@ -111,6 +120,8 @@ _CUSTOMER_WORK = {
     Perm.WORK_TASKS,
     Perm.VIEW_SERVICE,
     Perm.WORK_CARE,
+    Perm.VIEW_COMPLAINTS,
+    Perm.ADD_COMPLAINT,
 }
 # Workshop reception: appointments, repair orders, recalls, rescue.
 _SERVICE_WORK = {
@@ -143,7 +154,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _CUSTOMER_WORK
         | _MESSAGING_WORK
         | _SERVICE_WORK
-        | {Perm.VIEW_ALL_DEALER_CUSTOMERS, Perm.VIEW_COMPLAINTS}
+        | {
+            Perm.VIEW_ALL_DEALER_CUSTOMERS,
+            Perm.WORK_COMPLAINTS,
+            Perm.SEND_SURVEYS,
+            Perm.VIEW_FEEDBACK_STATS,
+        }
     ),
     Role.DEALER_MANAGER: frozenset(
         _CUSTOMER_WORK
@@ -161,7 +177,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_RESOURCES,
             Perm.MANAGE_SERVICE,
             Perm.MANAGE_CARE,
-            Perm.VIEW_COMPLAINTS,
+            Perm.WORK_COMPLAINTS,
+            Perm.MANAGE_COMPLAINTS,
+            Perm.MANAGE_SURVEYS,
+            Perm.SEND_SURVEYS,
+            Perm.VIEW_FEEDBACK_STATS,
         }
     ),
     # The dealer admin runs the dealer's accounts and message providers, not its customer
@@ -190,6 +210,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_SERVICE,
             Perm.VIEW_RECALLS,
             Perm.VIEW_COMPLAINTS,
+            Perm.VIEW_FEEDBACK_STATS,
         }
     ),
     Role.OEM_ADMIN: frozenset(
@@ -214,6 +235,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_SCHEDULES,
             Perm.MANAGE_CARE_CATALOGUE,
             Perm.VIEW_COMPLAINTS,
+            Perm.ADD_COMPLAINT,
+            Perm.MANAGE_SURVEYS,
+            Perm.VIEW_FEEDBACK_STATS,
         }
     ),
     Role.SYSTEM_ADMIN: frozenset(
@@ -228,6 +252,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_CARE,
             Perm.MANAGE_CARE_CATALOGUE,
             Perm.VIEW_COMPLAINTS,
+            Perm.WORK_COMPLAINTS,
+            Perm.MANAGE_COMPLAINTS,
+            Perm.MANAGE_SURVEYS,
+            Perm.SEND_SURVEYS,
+            Perm.VIEW_FEEDBACK_STATS,
             Perm.VIEW_ALL_LEADS,
             Perm.MANAGE_LEADS,
             Perm.DISPATCH_LEADS,

@@ -20,6 +20,8 @@ class TaskKind(models.TextChoices):
     REPLY = "reply", _("Answer a reply")
     FOLLOW_UP = "follow_up", _("Follow-up")
     TEST_DRIVE = "test_drive", _("Test drive")
+    # A low survey answer: the manager calls the customer before the brand's survey does.
+    RECOVERY = "recovery", _("Win back an unhappy customer")
     OTHER = "other", _("Other")
 
 

@@ -93,19 +93,40 @@ AFTERSALES_COLUMNS = [
     Perm.WORK_CARE,  # WC
     Perm.MANAGE_CARE,  # MC
     Perm.MANAGE_CARE_CATALOGUE,  # CC
-    Perm.VIEW_COMPLAINTS,  # VP
 ]
 
-#                                VS WS MV SC VR MR RS WC MC CC VP
+FEEDBACK_COLUMNS = [
+    Perm.VIEW_COMPLAINTS,  # VP
+    Perm.ADD_COMPLAINT,  # AP
+    Perm.WORK_COMPLAINTS,  # WP
+    Perm.MANAGE_COMPLAINTS,  # MP
+    Perm.MANAGE_SURVEYS,  # MU
+    Perm.SEND_SURVEYS,  # SU
+    Perm.VIEW_FEEDBACK_STATS,  # FS
+]
+
+#                                VP AP WP MP MU SU FS
+FEEDBACK_TABLE = {
+    Role.SALES_CONSULTANT:      "x  x  .  .  .  .  .",
+    Role.SERVICE_ADVISOR:       "x  x  .  .  .  .  .",
+    Role.CARE_SPECIALIST:       "x  x  x  .  .  x  x",
+    Role.DEALER_MANAGER:        "x  x  x  x  x  x  x",
+    Role.DEALER_ADMIN:          ".  .  .  .  .  .  .",
+    Role.OEM_ANALYST:           "x  .  .  .  .  .  x",
+    Role.OEM_ADMIN:             "x  x  .  .  x  .  x",
+    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x",
+}
+
+#                                VS WS MV SC VR MR RS WC MC CC
 AFTERSALES_TABLE = {
-    Role.SALES_CONSULTANT:      "x  .  .  .  .  .  .  x  .  .  .",
-    Role.SERVICE_ADVISOR:       "x  x  .  .  x  .  x  x  .  .  .",
-    Role.CARE_SPECIALIST:       "x  x  .  .  x  .  x  x  .  .  x",
-    Role.DEALER_MANAGER:        "x  x  x  .  x  .  x  x  x  .  x",
-    Role.DEALER_ADMIN:          ".  .  x  .  .  .  .  .  .  .  .",
-    Role.OEM_ANALYST:           "x  .  .  .  x  .  .  .  .  .  x",
-    Role.OEM_ADMIN:             "x  .  .  x  x  x  .  .  .  x  x",
-    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x  x",
+    Role.SALES_CONSULTANT:      "x  .  .  .  .  .  .  x  .  .",
+    Role.SERVICE_ADVISOR:       "x  x  .  .  x  .  x  x  .  .",
+    Role.CARE_SPECIALIST:       "x  x  .  .  x  .  x  x  .  .",
+    Role.DEALER_MANAGER:        "x  x  x  .  x  .  x  x  x  .",
+    Role.DEALER_ADMIN:          ".  .  x  .  .  .  .  .  .  .",
+    Role.OEM_ANALYST:           "x  .  .  .  x  .  .  .  .  .",
+    Role.OEM_ADMIN:             "x  .  .  x  x  x  .  .  .  x",
+    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x",
 }
 # fmt: on
 
@@ -115,6 +136,7 @@ CASES = [
         (COLUMNS, TABLE),
         (SALES_COLUMNS, SALES_TABLE),
         (AFTERSALES_COLUMNS, AFTERSALES_TABLE),
+        (FEEDBACK_COLUMNS, FEEDBACK_TABLE),
     )
     for role, row in table.items()
     for perm, mark in zip(columns, row.split(), strict=True)
@@ -134,9 +156,14 @@ def user_of(make_user):
 
 
 def test_the_table_covers_every_role_and_every_permission():
-    assert set(TABLE) == set(SALES_TABLE) == set(AFTERSALES_TABLE) == set(Role)
+    assert (
+        set(TABLE) == set(SALES_TABLE) == set(AFTERSALES_TABLE) == set(FEEDBACK_TABLE) == set(Role)
+    )
     every_perm = {v for k, v in vars(Perm).items() if k.isupper()}
-    assert set(COLUMNS) | set(SALES_COLUMNS) | set(AFTERSALES_COLUMNS) == every_perm
+    assert (
+        set(COLUMNS) | set(SALES_COLUMNS) | set(AFTERSALES_COLUMNS) | set(FEEDBACK_COLUMNS)
+        == every_perm
+    )
     assert set(ROLE_PERMISSIONS) == set(Role)
     # No role holds a permission that is not a Perm constant (a typo would never match a check).
     assert set().union(*ROLE_PERMISSIONS.values()) <= every_perm

@@ -30,7 +30,21 @@ from dealercrm.care.models import CareOccurrence, CareRuleCode, SeasonalCheck
 from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, User
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
-from dealercrm.feedback.models import Complaint, ComplaintChannel
+from dealercrm.feedback.models import (
+    Complaint,
+    ComplaintChannel,
+    Question,
+    QuestionKind,
+    Questionnaire,
+    QuestionnaireVersion,
+    ResponseChannel,
+    SurveyChannel,
+    SurveyInvitation,
+    SurveyKind,
+    SurveyResponse,
+    VersionStatus,
+)
+from dealercrm.feedback.services.survey_links import new_token
 from dealercrm.messaging.models import (
     Campaign,
     Message,
@@ -524,6 +538,69 @@ def make_complaint(ctx: MakeContext) -> int:
     ).pk
 
 
+def make_questionnaire(ctx: MakeContext) -> int:
+    """A dealer's own questionnaire with a published version of one NPS question."""
+    questionnaire = Questionnaire.objects.create(
+        brand=ctx.brand, dealer=ctx.dealer, kind=SurveyKind.AFTER_SERVICE, title="矩阵问卷"
+    )
+    version = QuestionnaireVersion.objects.create(
+        questionnaire=questionnaire,
+        number=1,
+        status=VersionStatus.PUBLISHED,
+        published_at=timezone.now(),
+    )
+    Question.objects.create(version=version, position=1, kind=QuestionKind.NPS, text="推荐吗？")
+    Questionnaire.objects.filter(pk=questionnaire.pk).update(current_version=version)
+    return questionnaire.pk
+
+
+def make_question(ctx: MakeContext) -> int:
+    questionnaire = Questionnaire.objects.get(pk=ctx.get_or_make("questionnaire_id"))
+    return Question.objects.filter(version_id=questionnaire.current_version_id).first().pk
+
+
+def _make_invitation(ctx: MakeContext) -> tuple[int, str]:
+    n = next(_serial)
+    questionnaire = Questionnaire.objects.get(pk=ctx.get_or_make("questionnaire_id"))
+    token, token_hash = new_token()
+    invitation = SurveyInvitation.objects.create(
+        dealer=ctx.dealer,
+        version_id=questionnaire.current_version_id,
+        kind=SurveyKind.AFTER_SERVICE,
+        customer_id=ctx.get_or_make("customer_id"),
+        source_kind="matrix",
+        source_id=str(n),
+        channel=SurveyChannel.SMS,
+        token_hash=token_hash,
+        sent_at=timezone.now(),
+        status="sent",
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    return invitation.pk, token
+
+
+def make_invitation(ctx: MakeContext) -> int:
+    return _make_invitation(ctx)[0]
+
+
+def make_survey_token(ctx: MakeContext) -> str:
+    return _make_invitation(ctx)[1]
+
+
+def make_response(ctx: MakeContext) -> int:
+    invitation_id, _token = _make_invitation(ctx)
+    invitation = SurveyInvitation.objects.get(pk=invitation_id)
+    return SurveyResponse.objects.create(
+        dealer=ctx.dealer,
+        invitation=invitation,
+        version_id=invitation.version_id,
+        kind=invitation.kind,
+        customer_id=invitation.customer_id,
+        channel=ResponseChannel.WEB,
+        nps=9,
+    ).pk
+
+
 def make_maintenance_schedule(ctx: MakeContext) -> int:
     schedule, _created = MaintenanceSchedule.objects.get_or_create(
         car_model_id=ctx.get_or_make("car_model_id")
@@ -585,6 +662,10 @@ OBJECTS: dict[str, ObjectKind] = {
     "rescue_id": ObjectKind(make_rescue_call, "dealer"),
     "occurrence_id": ObjectKind(make_care_occurrence, "dealer"),
     "complaint_id": ObjectKind(make_complaint, "dealer"),
+    "questionnaire_id": ObjectKind(make_questionnaire, "dealer"),
+    "question_id": ObjectKind(make_question, "dealer"),
+    "invitation_id": ObjectKind(make_invitation, "dealer"),
+    "response_id": ObjectKind(make_response, "dealer"),
     "schedule_id": ObjectKind(make_maintenance_schedule, "network"),
     "seasonal_check_id": ObjectKind(make_seasonal_check, "brand"),
     "rule": ObjectKind(make_care_rule, "network"),
@@ -593,6 +674,7 @@ OBJECTS: dict[str, ObjectKind] = {
     "token": ObjectKind(make_unsubscribe_token, "network"),
     "share_token": ObjectKind(make_quote_share_token, "network"),
     "tracking_token": ObjectKind(make_order_tracking_token, "network"),
+    "survey_token": ObjectKind(make_survey_token, "network"),
 }
 
 # Query parameters a page needs to answer 200, by URL name: {parameter: registry kwarg}.

@@ -27,6 +27,7 @@ PUBLIC_PAGES = frozenset(
         "messaging_public:unsubscribe",
         "sales_public:quote",
         "sales_public:tracking",
+        "surveys_public:answer",
     }
 )
 # URL namespaces and callbacks outside the matrix: the admin, and the API (its operations come

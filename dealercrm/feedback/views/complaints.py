@@ -9,8 +9,8 @@ from django.shortcuts import render
 from dealercrm.core.access import staff_view
 from dealercrm.core.permissions import Perm
 
-from . import selectors
-from .models import ComplaintChannel, ComplaintStatus
+from .. import selectors
+from ..models import ComplaintChannel, ComplaintStatus
 
 
 @staff_view(Perm.VIEW_COMPLAINTS)
@@ -49,3 +49,33 @@ def complaint_detail(request: HttpRequest, complaint_id: int) -> HttpResponse:
         "feedback/complaint_detail.html",
         {"complaint": complaint, "source_url": source_url if request.user.dealer_id else ""},
     )
+
+
+@staff_view(Perm.ADD_COMPLAINT)
+def complaint_create(request: HttpRequest) -> HttpResponse:
+    raise NotImplementedError
+
+
+@staff_view(Perm.WORK_COMPLAINTS)
+def complaint_contact(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    raise NotImplementedError
+
+
+@staff_view(Perm.WORK_COMPLAINTS)
+def complaint_solution(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    raise NotImplementedError
+
+
+@staff_view(Perm.WORK_COMPLAINTS)
+def complaint_analysis(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    raise NotImplementedError
+
+
+@staff_view(Perm.WORK_COMPLAINTS)
+def complaint_assign(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    raise NotImplementedError
+
+
+@staff_view(Perm.WORK_COMPLAINTS)
+def complaint_follow_up(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    raise NotImplementedError

@@ -1,14 +1,24 @@
-"""Writes of complaints (intake only, for now: see models.py)."""
+"""Taking a complaint in: from any channel, with its SLA deadlines set and a RECEIVED step."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealercrm.core.models import User
+from dealercrm.vehicles.models import Vehicle
 
-from .models import Complaint, ComplaintCategory, ComplaintChannel, ComplaintSeverity
+from ..models import (
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintEvent,
+    ComplaintEventKind,
+    ComplaintSeverity,
+)
+from .sla import sla_deadlines
 
 
 @transaction.atomic
@@ -44,8 +54,21 @@ def complaint_open(
         ).first()
         if existing is not None:
             return existing
-    return Complaint.objects.create(
+    received_at = timezone.now()
+    response_due, solution_due = sla_deadlines(
+        dealer_id=dealer_id, severity=severity, received_at=received_at
+    )
+    car_model_id = None
+    if vehicle_id is not None:
+        car_model_id = (
+            Vehicle.objects.filter(pk=vehicle_id).values_list("car_model_id", flat=True).first()
+        )
+    complaint = Complaint.objects.create(
         dealer_id=dealer_id,
+        created_at=received_at,
+        response_due_at=response_due,
+        solution_due_at=solution_due,
+        car_model_id=car_model_id,
         customer_id=customer_id,
         vehicle_id=vehicle_id,
         repair_order_id=repair_order_id,
@@ -57,3 +80,12 @@ def complaint_open(
         source_id=str(source_id),
         created_by=actor,
     )
+    ComplaintEvent.objects.create(
+        dealer_id=dealer_id,
+        complaint=complaint,
+        kind=ComplaintEventKind.RECEIVED,
+        at=received_at,
+        actor=actor,
+        channel=channel,
+    )
+    return complaint

@@ -1,0 +1,5 @@
+"""Feedback API: complaints."""
+
+from ninja import Router
+
+router = Router()

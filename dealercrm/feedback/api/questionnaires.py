@@ -1,0 +1,5 @@
+"""Feedback API: questionnaires."""
+
+from ninja import Router
+
+router = Router()

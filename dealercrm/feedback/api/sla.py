@@ -1,0 +1,5 @@
+"""Feedback API: sla."""
+
+from ninja import Router
+
+router = Router()

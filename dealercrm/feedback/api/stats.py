@@ -1,0 +1,5 @@
+"""Feedback API: stats."""
+
+from ninja import Router
+
+router = Router()

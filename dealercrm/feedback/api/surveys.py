@@ -1,0 +1,5 @@
+"""Feedback API: surveys."""
+
+from ninja import Router
+
+router = Router()

@@ -10,6 +10,13 @@ class FeedbackConfig(AppConfig):
     def ready(self) -> None:
         from dealercrm.customers.timeline import register_timeline_provider
 
+        from .services import alerts, scores
+        from .survey_events import register_response_listener
+        from .survey_timeline import survey_timeline
         from .timeline import complaint_timeline
 
         register_timeline_provider(complaint_timeline)
+        register_timeline_provider(survey_timeline)
+        # The rollup first, so a failing alert never leaves the dashboard behind.
+        register_response_listener(scores.on_response_recorded)
+        register_response_listener(alerts.on_response_recorded)

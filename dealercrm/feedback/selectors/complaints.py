@@ -11,7 +11,7 @@ from django.http import Http404
 
 from dealercrm.core.models import User
 
-from .models import Complaint, ComplaintChannel, ComplaintStatus
+from ..models import Complaint, ComplaintChannel, ComplaintStatus
 
 PAGE_SIZE = 50
 

@@ -1,0 +1,1 @@
+"""Forms of complaints and surveys, one module per topic."""

@@ -1,0 +1,1 @@
+"""Huey jobs of the complaint SLA: the sweep that warns before a breach and escalates after."""

@@ -283,6 +283,11 @@ def delete_demo() -> bool:
         dealer_ids = sorted(Dealer.objects.filter(brand=brand).values_list("id", flat=True))
         user_ids = sorted(User.objects.filter(brand=brand).values_list("id", flat=True))
         only_demo = not Dealer.objects.exclude(brand=brand).exists()
+        # First the brand's questionnaires with their versions and questions (a questionnaire
+        # has a dealer column, so the dealer-owned sweep below would take it and leave those).
+        from .generators.feedback import feedback_teardown
+
+        feedback_teardown(brand.id)
         owned = _dealer_owned_models()
         if not (only_demo and _truncate([m for m, _ in owned])):
             for model, fk in owned:

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
 from dealercrm.customers.timeline import TimelineEntry
+
+from .models import SurveyChannel, SurveyInvitation, SurveyKind
+
+
+def _scores(nps: int | None, csi: float | None) -> str:
+    parts = []
+    if nps is not None:
+        parts.append(_("recommendation %(nps)s/10") % {"nps": nps})
+    if csi is not None:
+        parts.append(_("satisfaction %(csi)s/100") % {"csi": round(csi)})
+    return ", ".join(parts)
 
 
 def survey_timeline(
@@ -13,4 +29,67 @@ def survey_timeline(
     limit: int,
     before: datetime.datetime | None,
 ) -> list[TimelineEntry]:
-    return []
+    """Each invitation gives "survey sent" (when a message went out) and, once answered,
+    "survey answered" with its NPS and CSI; a low score is marked. One query: the invitations
+    with their response joined."""
+    qs = SurveyInvitation.objects.filter(
+        dealer_id=customer.dealer_id, customer_id=customer.pk
+    ).filter(Q(sent_at__isnull=False) | Q(response__isnull=False))
+    if before is not None:
+        qs = qs.filter(Q(sent_at__lt=before) | Q(response__answered_at__lt=before))
+    rows = qs.order_by(Coalesce("response__answered_at", "sent_at").desc(), "-id").values(
+        "kind",
+        "channel",
+        "sent_at",
+        "version__questionnaire__title",
+        "response__id",
+        "response__answered_at",
+        "response__channel",
+        "response__nps",
+        "response__csi",
+        "response__is_low",
+        "response__entered_by__display_name",
+        "response__entered_by__username",
+    )[:limit]
+    entries: list[TimelineEntry] = []
+    for row in rows:
+        kind = SurveyKind(row["kind"]).label
+        title = row["version__questionnaire__title"] or ""
+        if row["response__id"] is not None and (
+            before is None or row["response__answered_at"] < before
+        ):
+            low = bool(row["response__is_low"])
+            scores = _scores(row["response__nps"], row["response__csi"])
+            headline = (
+                _("Survey answered — low score: %(kind)s")
+                if low
+                else _("Survey answered: %(kind)s")
+            ) % {"kind": kind}
+            entries.append(
+                TimelineEntry(
+                    occurred_at=row["response__answered_at"],
+                    kind="survey_low" if low else "survey_answered",
+                    icon="mood-sad" if low else "mood-happy",
+                    title=headline,
+                    body=" · ".join(p for p in (title, scores) if p),
+                    actor=row["response__entered_by__display_name"]
+                    or row["response__entered_by__username"]
+                    or "",
+                    url=reverse("surveys:response", kwargs={"response_id": row["response__id"]}),
+                    source="feedback",
+                )
+            )
+        if row["sent_at"] is not None and (before is None or row["sent_at"] < before):
+            entries.append(
+                TimelineEntry(
+                    occurred_at=row["sent_at"],
+                    kind="survey_sent",
+                    icon="clipboard-list",
+                    title=_("Survey sent by %(channel)s: %(kind)s")
+                    % {"channel": SurveyChannel(row["channel"]).label, "kind": kind},
+                    body=title,
+                    source="feedback",
+                )
+            )
+    entries.sort(key=lambda e: e.occurred_at, reverse=True)
+    return entries[:limit]

@@ -1,3 +1,4 @@
-"""Huey discovers jobs in tasks.py: the complaint SLA sweep and the survey jobs."""
+"""Huey discovers jobs in tasks.py: the complaint SLA sweep, the survey jobs, the score rollup's
+invitation recount."""
 
-from . import sla_jobs, survey_jobs  # noqa: F401
+from . import score_jobs, sla_jobs, survey_jobs  # noqa: F401

@@ -158,9 +158,13 @@ def unread_notices(user: User, *, limit: int = NOTICE_PANEL_LIMIT) -> tuple[list
     """The user's newest unread notices and how many there are. Two queries at most."""
     from .models import Notice
 
-    if not user.is_authenticated or not user.dealer_id:
+    if not user.is_authenticated:
         return [], 0
-    qs = Notice.objects.filter(dealer_id=user.dealer_id).for_recipient(user.pk).unread()
+    # OEM users (no dealer) get notices about their brand's dealers (complaints escalated to the
+    # brand); the request's scope already limits them to those dealers.
+    qs = Notice.objects.for_recipient(user.pk).unread()
+    if user.dealer_id:
+        qs = qs.filter(dealer_id=user.dealer_id)
     rows = list(qs.order_by("-created_at", "-id")[:limit])
     return rows, len(rows) if len(rows) < limit else qs.count()
 

@@ -320,8 +320,8 @@ def test_the_360_page_query_count_does_not_grow_with_the_history(
     assert few == many
     # Fixed whatever the history; one query per timeline provider (the sales app adds four:
     # lead events, follow-ups, test drives, orders; the service app four: appointments,
-    # repair orders, recall notices and rescues; feedback one: complaints).
-    with django_assert_max_num_queries(21):
+    # repair orders, recall notices and rescues; feedback two: complaints, surveys).
+    with django_assert_max_num_queries(22):
         client.get(reverse("customers:detail", args=[long.pk]))
 
 

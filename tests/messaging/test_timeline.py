@@ -199,6 +199,7 @@ def test_the_360_page_shows_messages_and_its_query_count_does_not_grow_with_them
     assert "Reply by SMS" in page.content.decode()
     assert len(few) == len(many)
     # Fixed whatever the history; one query per timeline provider (the sales app adds four:
-    # lead events, follow-ups, test drives, orders; the service app four; feedback one).
-    with django_assert_max_num_queries(21):
+    # lead events, follow-ups, test drives, orders; the service app four; feedback two:
+    # complaints, surveys).
+    with django_assert_max_num_queries(22):
         client.get(reverse("customers:detail", args=[long.pk]))

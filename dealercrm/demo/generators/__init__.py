@@ -42,6 +42,7 @@ from .base import (
     VehicleFacts,
 )
 from .customers import CUSTOMERS, INTERACTIONS
+from .feedback import FEEDBACK
 from .messaging import MESSAGES
 from .sales import SALES
 from .search import SEARCH_KEYS
@@ -62,6 +63,9 @@ CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     MESSAGES,
     SALES,
     SEARCH_KEYS,
+    # Complaints' handling and surveys: reads the service history's facts; its finishing step
+    # (delivery surveys from the written orders, the score rollup) runs after the others'.
+    FEEDBACK,
 )
 
 __all__ = [

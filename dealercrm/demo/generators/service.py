@@ -310,6 +310,16 @@ class ServiceNetwork:
 
 
 @dataclass
+class ServiceFacts:
+    """What the chunk's service history leaves for the feedback generator: the repair order rows
+    (RO_FIELDS), the complaint rows (COMPLAINT_FIELDS) and per complaint its facts."""
+
+    ros: list[tuple]
+    complaints: list[tuple]
+    complaint_facts: list[tuple[int, int | None, int]]
+
+
+@dataclass
 class DealerService:
     """A dealer's workshop for the generator: bays, loan cars, daily capacity."""
 
@@ -448,6 +458,10 @@ def service_setup(
             advisor_names={a: names.get(a, "") for a in facts.advisors},
         )
     _care_settings(dealer_facts)
+    # The brand's standard questionnaires, before any chunk: the feedback generator answers them.
+    from .feedback import feedback_setup
+
+    feedback_setup(dealer_facts, brand_id)
 
 
 def _recall_years() -> tuple[int, ...]:
@@ -512,6 +526,9 @@ class _Writer:
         self.lines: list[tuple] = []
         self.readings: list[tuple] = []
         self.complaints: list[tuple] = []
+        # Per complaint row, for the feedback generator: (received minute, the repair order's
+        # advisor, the car's catalogue model).
+        self.complaint_facts: list[tuple[int, int | None, int]] = []
         self.recalls: list[tuple] = []
         self.rescues: list[tuple] = []
         self.appointments: list[tuple] = []
@@ -737,6 +754,9 @@ def generate_service(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list
                       fault[0], None)  # fmt: skip
 
     w.finish()
+    # For the feedback generator: the repair orders (to survey) and the complaints (to handle),
+    # the same lists as the rows below, so what it fills in place is what is written.
+    chunk.extras["service"] = ServiceFacts(w.ros, w.complaints, w.complaint_facts)
     out += [
         Rows(Booking, BOOKING_FIELDS, w.bookings),
         Rows(Appointment, APPOINTMENT_FIELDS, w.appointments),
@@ -1042,14 +1062,18 @@ def _write_visit(  # noqa: PLR0913, C901
                 texts = COMPLAINTS[category]
                 text = texts[randrange(len(texts))]
             care = dealer.care[randrange(len(dealer.care))] if dealer.care else None
+            # The handling (SLA clocks, solution, escalations, follow-up) and its steps are the
+            # feedback generator's: it fills the columns after `created_at` in place.
             w.complaints.append(
                 (
                     w.take(Complaint), dealer.id, customer.id, vehicle.id, ro_id,
                     COMPLAINT_CHANNELS[randrange(len(COMPLAINT_CHANNELS))], category,
                     "high" if rand() < 0.2 else "medium", text,
                     "open" if now - at < 10 * DAY else "closed", "", "", care, _moment(ctx, at),
+                    *COMPLAINT_HANDLING_BLANK,
                 )
             )  # fmt: skip
+            w.complaint_facts.append((at, advisor, model.id))
 
 
 def _moment(ctx: DemoContext, minute: int) -> str:
@@ -1230,6 +1254,16 @@ COMPLAINT_FIELDS = (
     "id", "dealer_id", "customer_id", "vehicle_id", "repair_order_id", "channel", "category",
     "severity", "description", "status", "source_kind", "source_id", "created_by_id",
     "created_at",
+    # The handling, filled by the feedback generator (generators/feedback.py).
+    "order_id", "car_model_id", "staff_id", "handler_id", "response_due_at", "solution_due_at",
+    "first_response_at", "solved_at", "closed_at", "response_warned_at", "solution_warned_at",
+    "escalation_level", "escalated_at", "oem_escalated_at", "solution", "solution_accepted",
+    "root_cause", "root_cause_detail", "corrective_action", "preventive_action",
+    "follow_up_satisfied", "followed_up_at", "reopen_count",
+)  # fmt: skip
+COMPLAINT_HANDLING_BLANK = (
+    None, None, None, None, None, None, None, None, None, None, None, 0, None, None, "", None, "",
+    "", "", "", None, None, 0,
 )  # fmt: skip
 RECALL_FIELDS = (
     "id", "dealer_id", "campaign_id", "vehicle_id", "customer_id", "vin", "assigned_how",

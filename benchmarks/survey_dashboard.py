@@ -367,7 +367,8 @@ SLICE_INDEX = "survey_rollup_slice"
 
 
 def slice_index(present: bool) -> None:
-    """The index this benchmark argues for (not in the migrations yet): the rollup by dealer and
+    """The index this benchmark argued for (migration feedback 0004 makes it; `--no-index` drops it
+    for the comparison run, and the next run puts it back): the rollup by dealer and
     slice before month, so the coarse grains are read without the full-slice rows, and every
     column the dashboard reads after them, so both engines answer from the index alone."""
     table = connection.ops.quote_name(SurveyScoreRollup._meta.db_table)

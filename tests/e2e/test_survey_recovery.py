@@ -109,3 +109,7 @@ def test_a_low_answer_on_a_phone_reaches_the_manager_as_a_recovery_task_and_a_co
     row.get_by_role("link").first.click()
     expect(page).to_have_url(re.compile(rf"/complaints/{complaint.pk}/$"))
     expect(page.locator("body")).to_contain_text("等了三个小时也没人解释")
+
+    # … and the answer on the satisfaction dashboard, its charts drawn
+    page.goto("/surveys/dashboard/")
+    expect(page.locator("[data-chart] canvas").first).to_be_visible()

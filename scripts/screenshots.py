@@ -3,8 +3,9 @@
     make demo                       # in one terminal (or: dealercrm runserver on a demo database)
     .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8000
 
-Logs in as the demo sales manager of the first dealer, opens the workspace and the 360 page of a
-customer with vehicles and history, and saves PNGs to docs/screenshots/. Needs /usr/bin/chromium
+Logs in as the demo manager of the first dealer, opens the workspace, the 360 page of a
+customer with vehicles and history, the satisfaction dashboard and the complaint figures, and
+saves PNGs to docs/screenshots/. Needs /usr/bin/chromium
 (and fonts-noto-cjk for the Chinese text).
 """
 
@@ -52,6 +53,14 @@ def main() -> None:
             page.locator("table a[href^='/customers/']").first.click()
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / "customer-360.png"), full_page=False)
+        for path, name in (
+            ("/surveys/dashboard/", "satisfaction.png"),
+            ("/complaints/stats/", "complaint-figures.png"),
+        ):
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / name), full_page=False)
         browser.close()
     print(f"screenshots in {OUT}")
 

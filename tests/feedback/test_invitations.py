@@ -542,3 +542,19 @@ def test_the_periodic_jobs_schedule_send_and_expire_and_can_run_twice(
     clock.move_to(NOON + datetime.timedelta(days=8))
     assert survey_hourly_job.call_local() == {"expired": 1, "alerted": 0}
     assert SurveyInvitation.objects.get().status == InvitationStatus.EXPIRED
+
+
+def test_sending_counts_the_invitations_for_the_response_rate(dealer, service_survey, clock):
+    # Given an invitation scheduled after a repair order closed
+    from dealercrm.feedback.models import SurveyScoreRollup
+
+    _closed_repair_order(dealer, closed_at=NOON - datetime.timedelta(hours=4))
+    survey_invitations_schedule(dealer_ids=[dealer.pk])
+    # When the send job sends it
+    report = survey_invitations_send_due(dealer_ids=[dealer.pk])
+    # Then it is counted in the rollup's "invited" rows at once (the response rate's denominator)
+    assert report.sent == 1
+    invited = SurveyScoreRollup.objects.filter(
+        dealer=dealer, question_kind="invited", consultant_id=-1, advisor_id=-1, car_model_id=-1
+    )
+    assert sum(invited.values_list("answers", flat=True)) == 1

@@ -555,6 +555,11 @@ def survey_invitations_send_due(
                 _send(batch, now, report)
                 if len(batch) < SEND_BATCH:
                     break
+    if report.sent:
+        # The response rate's denominator changed: recount this month's invitations.
+        from .scores import rollup_refresh_invitations
+
+        rollup_refresh_invitations(dealer_ids=[d.pk for d in _dealers(dealer_ids)], months=1)
     return report
 
 

@@ -122,7 +122,7 @@ def _expand(
 
 def on_response_recorded(response_id: int, dealer_id: int) -> None:
     """survey_events listener: add the response's answers to the rollup (a few upserts,
-    whatever the dashboard's size), then recount the dealer's invitations of this month."""
+    whatever the dashboard's size)."""
     with dealer_scope(dealer_id), transaction.atomic():
         # Claim the response first: a second call (a retried job, a listener run twice) adds
         # nothing, and the claim is undone with the upserts if they fail.
@@ -163,11 +163,10 @@ def on_response_recorded(response_id: int, dealer_id: int) -> None:
             if kind == QuestionKind.NPS:
                 sums[3] += value >= 9
                 sums[4] += value <= 6
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.executemany(_upsert_sql(), _expand(facts))
-            this_month = local_month(timezone.now(), zone)
-            _rebuild_dealers({zone: [dealer_id]}, since=this_month, invitations_only=True)
+        # Invitations are counted where they change: after sending (invitations.py) and by the
+        # periodic recount (score_jobs.py), not on every answer.
+        with connection.cursor() as cursor:
+            cursor.executemany(_upsert_sql(), _expand(facts))
 
 
 # --- the set-based rebuild ---------------------------------------------------------------------

@@ -22,8 +22,10 @@ demo: install
 	@$(PY) -m dealercrm migrate --no-input -v 0
 	@$(PY) -m dealercrm demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --if-empty
 	@$(PY) -m dealercrm demo_logins
-	@echo "DealerCRM is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	@$(PY) -m dealercrm runserver $(HOST):$(PORT)
+	@echo "DealerCRM is starting at http://$(HOST):$(PORT)/ with its job worker  (Ctrl-C stops both)"
+	@mkdir -p var; $(PY) -m dealercrm worker > var/worker.log 2>&1 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(PY) -m dealercrm runserver $(HOST):$(PORT)
 
 test: install
 	@bash scripts/ensure_chromium.sh

@@ -112,6 +112,7 @@ for _app in (
     "service",
     "care",
     "feedback",
+    "dataquality",
 ):
     try:
         _module = import_module(f"dealercrm.{_app}.api")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("care/", include("dealercrm.care.urls")),
     path("complaints/", include("dealercrm.feedback.urls")),
     path("surveys/", include("dealercrm.feedback.survey_urls")),
+    path("data/", include("dealercrm.dataquality.urls")),
     # Public: a quote's share link and an order's tracking page (unguessable tokens, no login).
     path("p/", include("dealercrm.sales.public_urls")),
     # Public: provider webhooks and unsubscribe links (their own checks, no login).

@@ -26,6 +26,7 @@ def test_every_app_with_strings_has_a_chinese_catalogue():
         "service",
         "care",
         "feedback",
+        "dataquality",
         "locale",
     } <= apps_with_catalogues
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "dealercrm.service",
     "dealercrm.care",
     "dealercrm.feedback",
+    "dealercrm.dataquality",
     "dealercrm.demo",
 ]
 
@@ -225,3 +226,12 @@ EMAIL_HOST_USER = get_from_env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = get_from_env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = get_from_env("EMAIL_USE_TLS", "") == "1"
 DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "noreply@dealercrm.local")
+
+# Data quality. Uploaded import files and finished exports are kept here (per dealer / per
+# user sub-directories). Web uploads above IMPORT_MAX_UPLOAD_MB are refused with a message that
+# points to the CLI (`dealercrm import`), which streams a file of any size.
+IMPORT_DIR = Path(get_from_env("IMPORT_DIR", str(VAR_DIR / "imports")))
+EXPORT_DIR = Path(get_from_env("EXPORT_DIR", str(VAR_DIR / "exports")))
+IMPORT_MAX_UPLOAD_MB = int(get_from_env("IMPORT_MAX_UPLOAD_MB", "150"))
+# Larger uploads go to a temporary file, not memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

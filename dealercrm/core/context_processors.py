@@ -204,7 +204,47 @@ def _aftersales_navigation(user) -> list[NavItem]:  # noqa: ANN001
                 "feedback", _("Complaints and satisfaction"), "ti-mood-smile", children=feedback
             )
         )
+    data = _data_navigation(user)
+    if data:
+        items.append(NavItem("dataquality", _("Data"), "ti-database", children=data))
     return items
+
+
+def _data_navigation(user) -> list[NavItem]:  # noqa: ANN001
+    """Imports, duplicates and merges, data-quality scores, exports."""
+    entries = [
+        (Perm.IMPORT_DATA, "imports", _("Imports"), "ti-file-import", "dataquality:import_list"),
+        (
+            Perm.REVIEW_DUPLICATES,
+            "duplicates",
+            _("Possible duplicates"),
+            "ti-users-group",
+            "dataquality:duplicate_list",
+        ),
+        (Perm.MERGE_CUSTOMERS, "merges", _("Merges"), "ti-arrow-merge", "dataquality:merge_list"),
+        (
+            Perm.VIEW_DATA_QUALITY,
+            "quality",
+            _("Data-quality scores"),
+            "ti-report-analytics",
+            "dataquality:quality",
+        ),
+        (
+            Perm.MANAGE_AUDIT,
+            "audit_policy",
+            _("Audit weights and rebates"),
+            "ti-adjustments",
+            "dataquality:audit_policy",
+        ),
+        (
+            Perm.EXPORT_CUSTOMERS,
+            "exports",
+            _("My exports"),
+            "ti-file-export",
+            "dataquality:export_list",
+        ),
+    ]
+    return _allowed(user, entries)
 
 
 def _feedback_navigation(user) -> list[NavItem]:  # noqa: ANN001
@@ -260,6 +300,11 @@ def _feedback_navigation(user) -> list[NavItem]:  # noqa: ANN001
             "surveys:settings",
         ),
     ]
+    return _allowed(user, entries)
+
+
+def _allowed(user, entries: list[tuple[str, str, str, str, str]]) -> list[NavItem]:  # noqa: ANN001
+    """Menu entries (permission, key, label, icon, URL name) the user may open."""
     return [
         NavItem(key, label, icon, _url(url_name))
         for perm, key, label, icon, url_name in entries

@@ -104,6 +104,17 @@ class Perm:
     MANAGE_SURVEYS = "feedback.manage_survey"
     SEND_SURVEYS = "feedback.send_survey"
     VIEW_FEEDBACK_STATS = "feedback.view_stats"
+    # Data quality: import DMS exports and spreadsheets; review the duplicate queue (the OEM's
+    # across dealers too); merge customers and undo merges (and the auto-merge threshold);
+    # see data-quality scores; set the brand's audit weights and rebate bands; the rebate table
+    # for finance; export customers and lists.
+    IMPORT_DATA = "dataquality.import_data"
+    REVIEW_DUPLICATES = "dataquality.review_duplicates"
+    MERGE_CUSTOMERS = "dataquality.merge_customers"
+    VIEW_DATA_QUALITY = "dataquality.view_audit"
+    MANAGE_AUDIT = "dataquality.manage_audit"
+    EXPORT_REBATES = "dataquality.export_rebates"
+    EXPORT_CUSTOMERS = "dataquality.export_customers"
 
 
 _CUSTOMER_WORK = {
@@ -159,6 +170,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.WORK_COMPLAINTS,
             Perm.SEND_SURVEYS,
             Perm.VIEW_FEEDBACK_STATS,
+            Perm.REVIEW_DUPLICATES,
+            Perm.EXPORT_CUSTOMERS,
         }
     ),
     Role.DEALER_MANAGER: frozenset(
@@ -182,6 +195,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_SURVEYS,
             Perm.SEND_SURVEYS,
             Perm.VIEW_FEEDBACK_STATS,
+            Perm.IMPORT_DATA,
+            Perm.REVIEW_DUPLICATES,
+            Perm.MERGE_CUSTOMERS,
+            Perm.VIEW_DATA_QUALITY,
+            Perm.EXPORT_CUSTOMERS,
         }
     ),
     # The dealer admin runs the dealer's accounts and message providers, not its customer
@@ -195,6 +213,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_RESOURCES,
             Perm.MANAGE_RESOURCES,
             Perm.MANAGE_SERVICE,
+            Perm.IMPORT_DATA,
+            Perm.VIEW_DATA_QUALITY,
         }
     ),
     # OEM roles read the whole network; contact details stay masked for them.
@@ -211,6 +231,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_RECALLS,
             Perm.VIEW_COMPLAINTS,
             Perm.VIEW_FEEDBACK_STATS,
+            Perm.REVIEW_DUPLICATES,
+            Perm.VIEW_DATA_QUALITY,
+            Perm.EXPORT_REBATES,
+            Perm.EXPORT_CUSTOMERS,
         }
     ),
     Role.OEM_ADMIN: frozenset(
@@ -238,6 +262,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.ADD_COMPLAINT,
             Perm.MANAGE_SURVEYS,
             Perm.VIEW_FEEDBACK_STATS,
+            Perm.REVIEW_DUPLICATES,
+            Perm.VIEW_DATA_QUALITY,
+            Perm.MANAGE_AUDIT,
+            Perm.EXPORT_REBATES,
+            Perm.EXPORT_CUSTOMERS,
         }
     ),
     Role.SYSTEM_ADMIN: frozenset(
@@ -270,6 +299,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_STAFF,
             Perm.MANAGE_CATALOGUE,
             Perm.VIEW_AUDIT_LOG,
+            Perm.IMPORT_DATA,
+            Perm.REVIEW_DUPLICATES,
+            Perm.MERGE_CUSTOMERS,
+            Perm.VIEW_DATA_QUALITY,
+            Perm.MANAGE_AUDIT,
+            Perm.EXPORT_REBATES,
+            Perm.EXPORT_CUSTOMERS,
         }
     ),
 }

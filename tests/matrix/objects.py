@@ -30,6 +30,14 @@ from dealercrm.care.models import CareOccurrence, CareRuleCode, SeasonalCheck
 from dealercrm.core.models import ApiToken, AuditEvent, Brand, Dealer, DealerGroup, Department, User
 from dealercrm.core.permissions import Role
 from dealercrm.customers.models import Customer, CustomerPhone, Interaction, Tag
+from dealercrm.dataquality.models import (
+    DuplicateCandidate,
+    ExportJob,
+    ExportKind,
+    ImportKind,
+    ImportRun,
+    MergeRecord,
+)
 from dealercrm.feedback.models import (
     Complaint,
     ComplaintChannel,
@@ -601,6 +609,58 @@ def make_response(ctx: MakeContext) -> int:
     ).pk
 
 
+def make_import_run(ctx: MakeContext) -> int:
+    n = next(_serial)
+    return ImportRun.objects.create(
+        dealer=ctx.dealer,
+        kind=ImportKind.CUSTOMERS,
+        filename=f"matrix-{n}.csv",
+        stored_path=f"matrix/{n}.csv",
+        file_sha256=f"{n:064d}",
+        file_format="csv",
+        encoding="utf-8",
+        headers=["姓名", "手机"],
+        created_by=_dealer_user_or_none(ctx),
+    ).pk
+
+
+def _two_customers(ctx: MakeContext) -> tuple[int, int]:
+    n = next(_serial)
+    first = Customer.objects.create(dealer=ctx.dealer, name=f"重复甲{n}")
+    second = Customer.objects.create(dealer=ctx.dealer, name=f"重复乙{n}")
+    return first.pk, second.pk
+
+
+def make_duplicate_candidate(ctx: MakeContext) -> int:
+    a, b = _two_customers(ctx)
+    return DuplicateCandidate.objects.create(
+        dealer=ctx.dealer,
+        customer_a_id=a,
+        customer_b_id=b,
+        other_dealer=ctx.dealer,
+        score=0.9,
+        reasons={"blocks": ["phone"], "name": 0.9},
+    ).pk
+
+
+def make_merge(ctx: MakeContext) -> int:
+    a, b = _two_customers(ctx)
+    Customer.objects.filter(pk=b).update(is_deleted=True)
+    return MergeRecord.objects.create(
+        dealer=ctx.dealer, survivor_id=a, merged_id=b, snapshot={}, choices={}
+    ).pk
+
+
+def make_export(ctx: MakeContext) -> int:
+    # An export belongs to the user who asked for it: ctx.user is the one who will ask.
+    return ExportJob.objects.create(
+        created_by=ctx.user,
+        dealer=ctx.dealer if ctx.user.dealer_id else None,
+        kind=ExportKind.CUSTOMERS,
+        file_format="csv",
+    ).pk
+
+
 def make_maintenance_schedule(ctx: MakeContext) -> int:
     schedule, _created = MaintenanceSchedule.objects.get_or_create(
         car_model_id=ctx.get_or_make("car_model_id")
@@ -666,6 +726,10 @@ OBJECTS: dict[str, ObjectKind] = {
     "question_id": ObjectKind(make_question, "dealer"),
     "invitation_id": ObjectKind(make_invitation, "dealer"),
     "response_id": ObjectKind(make_response, "dealer"),
+    "run_id": ObjectKind(make_import_run, "dealer"),
+    "candidate_id": ObjectKind(make_duplicate_candidate, "dealer"),
+    "merge_id": ObjectKind(make_merge, "dealer"),
+    "export_id": ObjectKind(make_export, "dealer"),
     "schedule_id": ObjectKind(make_maintenance_schedule, "network"),
     "seasonal_check_id": ObjectKind(make_seasonal_check, "brand"),
     "rule": ObjectKind(make_care_rule, "network"),

@@ -1,0 +1,5 @@
+"""audit API."""
+
+from ninja import Router
+
+router = Router(tags=["dataquality"])

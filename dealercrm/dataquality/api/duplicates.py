@@ -1,0 +1,5 @@
+"""duplicates API."""
+
+from ninja import Router
+
+router = Router(tags=["dataquality"])

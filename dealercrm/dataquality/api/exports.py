@@ -1,0 +1,5 @@
+"""exports API."""
+
+from ninja import Router
+
+router = Router(tags=["dataquality"])

@@ -1,0 +1,5 @@
+"""imports API."""
+
+from ninja import Router
+
+router = Router(tags=["dataquality"])

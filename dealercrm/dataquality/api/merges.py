@@ -1,0 +1,5 @@
+"""merges API."""
+
+from ninja import Router
+
+router = Router(tags=["dataquality"])

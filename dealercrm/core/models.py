@@ -221,6 +221,9 @@ class AuditEvent(models.Model):
         EXPORT = "export", _("Exported")
         UNMASK = "unmask", _("Viewed full personal data")
         LOGIN = "login", _("Logged in")
+        IMPORT = "import", _("Imported")
+        MERGE = "merge", _("Merged")
+        MERGE_UNDO = "merge_undo", _("Undid a merge")
 
     dealer = models.ForeignKey(
         Dealer, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False

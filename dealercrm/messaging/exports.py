@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from dealercrm.core.audit import audit_record
 from dealercrm.core.models import AuditEvent, User
+from dealercrm.core.spreadsheets import csv_bytes_bom, neutral_row
 
 from .models import Channel, Message, MessageQuerySet, MessageStatus, ProviderKind
 
@@ -34,8 +35,6 @@ CONTENT_TYPES = {
 }
 # Ids per UPDATE: well under every engine's limit of bound parameters.
 UPDATE_BATCH = 5_000
-# A cell starting with one of these is run as a formula by spreadsheet programs (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -77,17 +76,12 @@ def _rows(raw: Iterable[tuple]) -> list[list[str]]:
     return rows
 
 
-def _safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
 def _as_csv(headers: Sequence[str], rows: list[list[str]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(headers)
-    writer.writerows([_safe_cell(cell) for cell in row] for row in rows)
-    # With a byte-order mark Excel opens the UTF-8 file as UTF-8, so Chinese stays readable.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    writer.writerows(neutral_row(row) for row in rows)
+    return csv_bytes_bom(out.getvalue())
 
 
 def _as_xlsx(headers: Sequence[str], rows: list[list[str]]) -> bytes:

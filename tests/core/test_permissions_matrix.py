@@ -128,6 +128,28 @@ AFTERSALES_TABLE = {
     Role.OEM_ADMIN:             "x  .  .  x  x  x  .  .  .  x",
     Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x  x  x  x",
 }
+
+DATA_COLUMNS = [
+    Perm.IMPORT_DATA,  # IM
+    Perm.REVIEW_DUPLICATES,  # RD
+    Perm.MERGE_CUSTOMERS,  # MC
+    Perm.VIEW_DATA_QUALITY,  # VQ
+    Perm.MANAGE_AUDIT,  # MA
+    Perm.EXPORT_REBATES,  # ER
+    Perm.EXPORT_CUSTOMERS,  # EC
+]
+
+#                                IM RD MC VQ MA ER EC
+DATA_TABLE = {
+    Role.SALES_CONSULTANT:      ".  .  .  .  .  .  .",
+    Role.SERVICE_ADVISOR:       ".  .  .  .  .  .  .",
+    Role.CARE_SPECIALIST:       ".  x  .  .  .  .  x",
+    Role.DEALER_MANAGER:        "x  x  x  x  .  .  x",
+    Role.DEALER_ADMIN:          "x  .  .  x  .  .  .",
+    Role.OEM_ANALYST:           ".  x  .  x  .  x  x",
+    Role.OEM_ADMIN:             ".  x  .  x  x  x  x",
+    Role.SYSTEM_ADMIN:          "x  x  x  x  x  x  x",
+}
 # fmt: on
 
 CASES = [
@@ -137,6 +159,7 @@ CASES = [
         (SALES_COLUMNS, SALES_TABLE),
         (AFTERSALES_COLUMNS, AFTERSALES_TABLE),
         (FEEDBACK_COLUMNS, FEEDBACK_TABLE),
+        (DATA_COLUMNS, DATA_TABLE),
     )
     for role, row in table.items()
     for perm, mark in zip(columns, row.split(), strict=True)
@@ -157,11 +180,20 @@ def user_of(make_user):
 
 def test_the_table_covers_every_role_and_every_permission():
     assert (
-        set(TABLE) == set(SALES_TABLE) == set(AFTERSALES_TABLE) == set(FEEDBACK_TABLE) == set(Role)
+        set(TABLE)
+        == set(SALES_TABLE)
+        == set(AFTERSALES_TABLE)
+        == set(FEEDBACK_TABLE)
+        == set(DATA_TABLE)
+        == set(Role)
     )
     every_perm = {v for k, v in vars(Perm).items() if k.isupper()}
     assert (
-        set(COLUMNS) | set(SALES_COLUMNS) | set(AFTERSALES_COLUMNS) | set(FEEDBACK_COLUMNS)
+        set(COLUMNS)
+        | set(SALES_COLUMNS)
+        | set(AFTERSALES_COLUMNS)
+        | set(FEEDBACK_COLUMNS)
+        | set(DATA_COLUMNS)
         == every_perm
     )
     assert set(ROLE_PERMISSIONS) == set(Role)

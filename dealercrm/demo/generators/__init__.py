@@ -42,8 +42,10 @@ from .base import (
     VehicleFacts,
 )
 from .customers import CUSTOMERS, INTERACTIONS
+from .duplicates import DUPLICATES
 from .feedback import FEEDBACK
 from .messaging import MESSAGES
+from .quality import QUALITY
 from .sales import SALES
 from .search import SEARCH_KEYS
 from .service import SERVICE
@@ -62,10 +64,12 @@ CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     MILEAGE,
     MESSAGES,
     SALES,
+    DUPLICATES,  # before the search keys, so its second records are searchable
     SEARCH_KEYS,
     # Complaints' handling and surveys: reads the service history's facts; its finishing step
     # (delivery surveys from the written orders, the score rollup) runs after the others'.
     FEEDBACK,
+    QUALITY,  # last: its finishing step audits what every other generator wrote
 )
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""Forms of the data-quality pages, one module per topic."""

@@ -170,11 +170,16 @@ def _batches_in_worker(**kwargs: Any) -> Iterator[PreparedBatch]:
             try:
                 tag, item = out.get(timeout=1)
             except queue.Empty:
-                if not worker.is_alive():
+                if worker.is_alive():
+                    continue
+                # A worker that has just finished may have left its last items in the pipe.
+                try:
+                    tag, item = out.get(timeout=5)
+                except queue.Empty:
+                    logger.error("Import reader exited with code %s", worker.exitcode)
                     raise ImportStopped(
                         _("The process reading the file stopped unexpectedly.")
                     ) from None
-                continue
             if tag == "batch":
                 yield item
             elif tag == "done":

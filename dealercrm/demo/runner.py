@@ -20,7 +20,7 @@ from typing import Protocol
 from django.apps import apps
 from django.db import DatabaseError, connection, models, transaction
 
-from dealercrm.core.models import Brand, Dealer, DealerGroup, Region, User
+from dealercrm.core.models import AuditEvent, Brand, Dealer, DealerGroup, Region, User
 from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.vehicles.models import CarModel, Vehicle
 
@@ -293,7 +293,9 @@ def delete_demo() -> bool:
             for model, fk in owned:
                 _delete_rows(model, fk.column, dealer_ids)
         skip = {m for m, _ in owned}
-        _release(User, user_ids, skip=skip | {User})
+        # The audit log is dealer-owned by its optional dealer column, but the brand's own events
+        # (its audit policy, say) have none: their actor is released like SET_NULL says.
+        _release(User, user_ids, skip=(skip - {AuditEvent}) | {User})
         _delete_rows(User, "id", user_ids)
         _release(Dealer, dealer_ids, skip=skip)
         _delete_rows(Dealer, "id", dealer_ids)

@@ -29,7 +29,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from benchmarks.demo_generation import machine  # noqa: E402
@@ -38,6 +38,7 @@ from dealercrm.core.tenancy import DealerScope, dealer_scope  # noqa: E402
 from dealercrm.customers.models import Customer  # noqa: E402
 from dealercrm.dataquality.models import DealerAuditScore  # noqa: E402
 from dealercrm.dataquality.services.audit import (  # noqa: E402
+    AUDIT_WORK_MEM,
     _aggregate_sql,
     audit_run,
     bind,
@@ -79,7 +80,9 @@ def main() -> None:
         checks = policy.checks()
         tables: dict[str, float] = {}
         values = {**period_values(period), "brand": brand_id, "true": True, "dealer": 0}
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SET LOCAL work_mem = '{AUDIT_WORK_MEM}'")  # as audit_run does
             for table in ("customer", "phone", "vehicle", "order"):
                 table_checks = [c for c in checks if c.table == table]
                 sql, params = bind(_aggregate_sql(table, table_checks), values)

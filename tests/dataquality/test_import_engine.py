@@ -9,6 +9,7 @@ import io
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 
 from dealercrm.core.tenancy import dealer_scope
 from dealercrm.customers.id_numbers import hash_id_number
@@ -285,6 +286,37 @@ def test_a_vin_of_another_customers_car_is_an_error_row(dealer, import_dir):
 
 
 @pytest.mark.django_db
+def test_a_bulk_insert_the_database_refuses_falls_back_to_row_by_row(
+    dealer, import_dir, monkeypatch, english
+):
+    """The bulk path's own error (here the unique VIN of a car the look-up missed) reaches the
+    engine as Django's IntegrityError, so only the colliding row is an error."""
+    from dealercrm.dataquality.services import import_writers
+
+    with dealer_scope(dealer.pk):
+        Vehicle.objects.create(dealer=dealer, vin=make_vin(2))
+    writer = import_writers.WRITERS["customers"]
+    real_look_up = writer._look_up
+
+    def look_up_missing_cars(ctx, rows):
+        found = real_look_up(ctx, rows)
+        found["vehicles"] = {}
+        return found
+
+    monkeypatch.setattr(writer, "_look_up", look_up_missing_cars)
+    run = run_file(dealer, csv_bytes(good_rows(4)))
+
+    assert run.status == ImportStatus.DONE
+    assert_accounted(run, 4)
+    assert (run.created_count, run.error_count) == (3, 1)
+    with dealer_scope(dealer.pk):
+        issue = ImportRowIssue.objects.get(run=run, outcome=ImportOutcome.ERROR)
+        assert issue.row_number == 4
+        assert issue.reason.startswith("The database refused this row: ")
+        assert not Customer.objects.filter(name="客户2").exists()
+
+
+@pytest.mark.django_db
 def test_a_row_the_database_refuses_is_an_error_and_the_rest_imports(
     dealer, import_dir, monkeypatch, english
 ):
@@ -316,9 +348,9 @@ def test_a_row_the_database_refuses_is_an_error_and_the_rest_imports(
         assert issue.values["姓名"] == "客户1"
 
 
-# The run's own statements: read it, claim it, re-read it, the page cache (SQLite), finish,
-# re-read.
-FIXED_QUERIES = 6
+# The run's own statements: read it, claim it, re-read it, finish, re-read; on SQLite five more
+# for the page cache and checkpoint settings (read, set two, restore two).
+FIXED_QUERIES = 10
 # Per batch: claim, 3 look-ups (ID hash, phone, VIN), 2 id reservations, the counters, and the
 # savepoints around the batch. The inserts are one executemany / COPY per table, which Django
 # does not log; they are one statement per table by construction (BulkWriter.write).
@@ -579,3 +611,19 @@ def test_a_car_whose_owner_was_deleted_goes_to_the_rows_customer(dealer, import_
         current = VehicleOwnership.objects.get(vehicle=car, ended_on__isnull=True)
         assert current.customer_id == car.owner_id
         assert VehicleOwnership.objects.filter(vehicle=car).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_run_leaves_the_connections_sqlite_settings_as_it_found_them(dealer, import_dir):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page cache and checkpoint settings")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (cache_before,) = cursor.fetchone()
+    run = run_file(dealer, csv_bytes(good_rows(3)))
+    assert run.created_count == 3
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == cache_before
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000

@@ -20,6 +20,7 @@ import pickle
 import queue
 import signal
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ BATCH_SIZE = 5000
 # Batches cleaned ahead of the writer: enough to keep both processes busy, little memory.
 READ_AHEAD = 2
 SQLITE_CACHE_KB = 256 * 1024
+SQLITE_CHECKPOINT_PAGES = 25_000  # ~100 MB of WAL between checkpoints
 
 
 class ImportSuperseded(Exception):
@@ -402,10 +404,6 @@ def _execute(
         return run
     run.refresh_from_db()
     writer = WRITERS[run.kind]
-    if connection.vendor == "sqlite":
-        # The default page cache (2 MB) makes every index insert of a large table a disk read.
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
     kwargs = {
         "path": path,
         "info": info,
@@ -417,15 +415,17 @@ def _execute(
     batches = _batches_in_worker(**kwargs) if worker else prepare_batches(**kwargs)
     cache: dict[str, Any] = {}
     processed = run.processed_rows
+    bulk_settings = _sqlite_bulk_settings() if connection.vendor == "sqlite" else nullcontext()
     if progress is not None:
         progress(processed, run.total_rows or 0)
     try:
-        for batch in batches:
-            commit_batch(run=run, writer=writer, batch=batch, cache=cache)
-            processed = batch.start + batch.read
-            crash_point("import_after_batch")
-            if progress is not None:
-                progress(processed, max(run.total_rows or 0, processed))
+        with bulk_settings:
+            for batch in batches:
+                commit_batch(run=run, writer=writer, batch=batch, cache=cache)
+                processed = batch.start + batch.read
+                crash_point("import_after_batch")
+                if progress is not None:
+                    progress(processed, max(run.total_rows or 0, processed))
     except ImportSuperseded:
         logger.info("Import run %s: another process took over at row %s", run.pk, processed)
         run.refresh_from_db()
@@ -448,6 +448,27 @@ def _execute(
     )
     run.refresh_from_db()
     return run
+
+
+@contextmanager
+def _sqlite_bulk_settings() -> Iterator[None]:
+    """A large page cache and rarer checkpoints for the run, the connection's own afterwards.
+
+    The default cache (64 MB here) makes index inserts into a large table disk reads; the default
+    checkpoint (every 1,000 pages) copies the WAL back after every batch, since a batch's random
+    index inserts dirty far more pages than that (measured: 3,271 → 3,463 rows/s at 100,000).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (cache_size,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            cursor.execute("PRAGMA wal_autocheckpoint = 1000")
 
 
 def _fail(run: ImportRun, reason: str) -> ImportRun:

@@ -1,4 +1,5 @@
-"""Cells for files people open in a spreadsheet program (CSV, XLSX): safe from formula injection.
+"""Cells for files people open in a spreadsheet program (CSV, XLSX): safe from formula injection;
+and `read_cells`, the reader of small uploaded tables (OEM dispatch lists, recall VIN lists).
 
 A text cell that starts with = + - @ (or a tab or carriage return, which some programs skip
 before looking for a formula) is run as a formula by Excel, WPS and LibreOffice when the file is
@@ -15,8 +16,13 @@ parsed as formulas.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from typing import TypeVar
+from typing import IO, Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 T = TypeVar("T")
 
@@ -47,3 +53,54 @@ def neutral_row(values) -> list:
 def csv_bytes_bom(text: str) -> bytes:
     """CSV text as UTF-8 bytes with a byte-order mark (for Excel)."""
     return (UTF8_BOM + text).encode("utf-8")
+
+
+# --- Reading an uploaded table -----------------------------------------------------------------
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+# Zip (XLSX, ODS) and OLE (XLS) files: a workbook even when it was saved under a .csv name.
+_WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+# Excel in China saves "CSV" in GBK; GB18030 is its superset.
+_TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def read_cells(
+    file: IO[bytes], filename: str, *, undecodable: str, lines_unless_csv: bool = False
+) -> list[list[Any]]:
+    """Every row of an uploaded table, blank rows included, from the first line or row 1.
+
+    A workbook (named .xlsx/.xlsm/.xls/.ods, or with a workbook's first bytes) is read with
+    python-calamine, its first sheet from A1, cells as calamine types them (str, float, int,
+    bool, date, datetime, time, timedelta) so callers can tell a date cell from text. Any other
+    file is text in UTF-8 (with or without a byte-order mark) or GBK, read as CSV; with
+    `lines_unless_csv`, a file not named .csv is one cell per line (a pasted list).
+
+    The whole file is read into memory: for small uploads; the import engine streams instead.
+    Raises ValidationError on "file": a workbook calamine cannot open is "not a spreadsheet we
+    can read"; text in any other encoding gets the caller's `undecodable` message.
+    """
+    name = (filename or "").lower()
+    data = file.read()
+    if name.endswith(WORKBOOK_SUFFIXES) or data.startswith(_WORKBOOK_SIGNATURES):
+        return _workbook_cells(data)
+    for encoding in _TEXT_ENCODINGS:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ValidationError({"file": undecodable})
+    if lines_unless_csv and not name.endswith(".csv"):
+        return [[line] for line in text.splitlines()]
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _workbook_cells(data: bytes) -> list[list[Any]]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+        return sheet.to_python(skip_empty_area=False)
+    except Exception as exc:  # noqa: BLE001 — calamine raises its own kinds for a bad file
+        raise ValidationError({"file": _("This is not a spreadsheet we can read.")}) from exc

@@ -8,16 +8,19 @@ a spreadsheet program would show, so an error report points at the right line.
 Rows are counted as a spreadsheet program shows them: a CSV record is one row even when a quoted
 cell holds a line break, and blank lines count. A fully blank row (every cell empty or spaces)
 is not a data row: `iter_rows` skips it and `count_rows` does not count it, so it is neither
-imported nor reported.
+imported nor reported (for XLSX `count_rows` is the sheet's recorded size: see there).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import math
+import posixpath
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -383,19 +386,97 @@ def iter_rows(path: Path, info: TableInfo, *, start: int = 0) -> Iterator[tuple[
 
 
 def count_rows(path: Path, info: TableInfo) -> int:
-    """The number of data rows iter_rows yields (exact), for the progress bar.
+    """The number of data rows iter_rows yields, for the progress bar.
 
     A CSV without quotes or lone carriage returns is counted line by line in bytes; otherwise,
-    and for UTF-16 and XLSX, the rows are parsed and counted.
+    and for UTF-16, the rows are parsed and counted: exact. An XLSX is not parsed again (that
+    costs as much as the import's own read): its rows are the sheet's recorded dimension below
+    the header, so blank rows inside the table are counted too and the figure can be a little
+    high; the engine shows max(total, processed) and sets the total to the rows processed when
+    the run ends. A sheet without a usable dimension is parsed and counted.
     """
     path = Path(path)
-    if info.file_format == "csv" and info.encoding != "utf-16":
+    if info.file_format == "xlsx":
+        last_row = _xlsx_recorded_last_row(path, info.sheet)
+        # A dimension ending at or above the header is wrong (some writers put "A1"): inspect
+        # found data rows below it.
+        if last_row is not None and last_row > info.header_row + 1:
+            return last_row - info.header_row - 1
+    elif info.encoding != "utf-16":
         stream, reader = _open_csv(path, info.encoding)
         stream.close()
         counted = _count_plain_lines(path, info, reader.dialect.delimiter)
         if counted is not None:
             return counted
     return sum(1 for _ in iter_rows(path, info))
+
+
+# <dimension ref="A1:P200003"/> comes before the cells; "x:" prefixes occur in .NET exports.
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="[^"]*?(\d+)"')
+_SMALL_PART = 1 << 20  # workbook.xml and its relations: a few KB; larger ones are counted
+
+
+def _xlsx_recorded_last_row(path: Path, sheet_name: str) -> int | None:
+    """The last row (1-based) of the sheet's <dimension>, read from the start of the sheet
+    without parsing its cells; None for a sheet without one or a file that is not plain XLSX
+    (ODS, XLSB, strict OOXML), which are then counted."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            part = _xlsx_sheet_part(archive, sheet_name)
+            if part is None:
+                return None
+            with archive.open(part) as stream:
+                head = stream.read(64 * 1024)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    head = head.split(b"<sheetData", 1)[0]
+    match = _DIMENSION.search(head)
+    return int(match.group(1)) if match else None
+
+
+_XML_TAG = re.compile(rb"<(?:\w+:)?(sheet|Relationship)\s([^>]*)>")
+_XML_ATTRIBUTE = re.compile(rb'([\w:]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+
+
+def _xlsx_sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
+    """The zip member holding the worksheet named `sheet_name`: workbook.xml gives its relation
+    id, the workbook's relations its file. Both parts are small and flat, so their tags are
+    matched rather than parsed (no XML parser on an uploaded file)."""
+
+    def tags(member: str, tag: bytes) -> list[dict[str, str]]:
+        if archive.getinfo(member).file_size > _SMALL_PART:
+            return []
+        return [
+            {
+                key.decode(): html.unescape((double or single).decode("utf-8", "replace"))
+                for key, double, single in _XML_ATTRIBUTE.findall(attributes)
+            }
+            for name, attributes in _XML_TAG.findall(archive.read(member))
+            if name == tag
+        ]
+
+    relation_id = next(
+        (
+            value
+            for sheet in tags("xl/workbook.xml", b"sheet")
+            if sheet.get("name") == sheet_name
+            for key, value in sheet.items()
+            if key.endswith(":id")
+        ),
+        None,
+    )
+    target = next(
+        (
+            relation.get("Target", "")
+            for relation in tags("xl/_rels/workbook.xml.rels", b"Relationship")
+            if relation_id and relation.get("Id") == relation_id
+        ),
+        "",
+    )
+    if not target:
+        return None
+    # Targets are relative to xl/, or absolute from the package root.
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
 
 
 _ASCII_ALNUM = re.compile(rb"[0-9A-Za-z]")

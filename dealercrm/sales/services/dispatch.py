@@ -18,9 +18,7 @@ the test drive, never before the day it is created): dealer staff see the lead o
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import logging
 import re
 import zoneinfo
@@ -37,6 +35,7 @@ from django.utils.translation import gettext as _
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.permissions import Role
 from dealercrm.core.scoping import visible_dealers
+from dealercrm.core.spreadsheets import read_cells
 from dealercrm.customers.models import CustomerPhone
 from dealercrm.customers.validators import normalise_phone
 from dealercrm.vehicles.models import CarModel
@@ -381,27 +380,7 @@ def _header_key(text: Any) -> str:
 def read_table(file: IO[bytes], filename: str) -> list[list[Any]]:
     """The cells of a CSV (UTF-8, with or without BOM, or GBK as Excel saves it in China) or an
     XLSX file (its first sheet), row by row."""
-    name = (filename or "").lower()
-    data = file.read()
-    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
-        from python_calamine import CalamineWorkbook
-
-        try:
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            return [
-                list(r) for r in workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
-            ]
-        except Exception as exc:  # noqa: BLE001 — calamine raises its own kinds for a bad file
-            raise ValidationError({"file": _("This is not a spreadsheet we can read.")}) from exc
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError({"file": _("Save the CSV file as UTF-8, please.")})
-    return [row for row in csv.reader(io.StringIO(text))]
+    return read_cells(file, filename, undecodable=_("Save the CSV file as UTF-8, please."))
 
 
 def _cell_text(value: Any) -> str:

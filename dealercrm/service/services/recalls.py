@@ -23,9 +23,7 @@ messages by their idempotency key).
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +40,7 @@ from django.utils.translation import gettext_lazy
 
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.permissions import Perm, Role
+from dealercrm.core.spreadsheets import read_cells
 from dealercrm.core.tenancy import get_current_scope
 from dealercrm.customers.models import (
     Customer,
@@ -239,28 +238,10 @@ HEADER_WORDS = frozenset({"VIN", "车架号", "车辆识别代号", "VINCODE", "
 
 def _vin_cells(file: IO[bytes], filename: str) -> list[str]:
     """The first cell of every row: XLSX (first sheet, python-calamine), CSV or plain text."""
-    name = (filename or "").lower()
-    data = file.read()
-    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
-        from python_calamine import CalamineWorkbook
-
-        try:
-            sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-            rows = sheet.to_python(skip_empty_area=False)
-        except Exception as exc:  # noqa: BLE001 — calamine raises its own kinds for a bad file
-            raise ValidationError({"file": _("This is not a spreadsheet we can read.")}) from exc
-        return [str(row[0]).strip() if row and row[0] is not None else "" for row in rows]
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError({"file": _("Save the file as UTF-8, please.")})
-    if name.endswith(".csv"):
-        return [row[0].strip() if row else "" for row in csv.reader(io.StringIO(text))]
-    return [line.strip() for line in text.splitlines()]
+    rows = read_cells(
+        file, filename, undecodable=_("Save the file as UTF-8, please."), lines_unless_csv=True
+    )
+    return [str(row[0]).strip() if row and row[0] is not None else "" for row in rows]
 
 
 @transaction.atomic

@@ -74,6 +74,18 @@ ID_BAD_CHECK = ID_ZHANG[:17] + ("0" if ID_ZHANG[17] != "0" else "1")
 
 FIRST_DATA_ROW = 4  # title, blank line, header above it
 
+# The car models the valid rows name, as (make, series, name): "极光 S7" is series + name.
+CATALOGUE = [("极光", "极光", "S7"), ("极光", "极光", "E5")]
+
+
+def add_models_to_catalogue() -> None:
+    """Put the file's car models in the catalogue, so its valid rows import without notes."""
+    from tests.vehicles.factories import CarModelFactory
+
+    for make, series, name in CATALOGUE:
+        CarModelFactory(make=make, series=series, name=name)
+
+
 # One entry per line after the header: (cells, outcome, fields in error).
 # Outcomes: "valid", "duplicate", "blank", "error".
 CUSTOMER_ROWS: list[tuple[list[str], str, tuple[str, ...]]] = [

@@ -40,6 +40,7 @@ def _english():
 def test_the_messy_file_imports_and_the_error_report_is_written(
     dealer, import_dir, tmp_path, capsys
 ):
+    messy_files.add_models_to_catalogue()  # its valid rows import without notes
     messy = messy_files.write_customers_csv(tmp_path / "messy.csv")
     user = UserFactory(dealer=dealer, username="importer")
 
@@ -59,7 +60,21 @@ def test_the_messy_file_imports_and_the_error_report_is_written(
     report = out.split("Error report:")[1].split()[0]
     lines = list(csv.reader(open(report, encoding="utf-8-sig")))  # noqa: PTH123, SIM115
     assert len(lines) == 1 + len(messy.errors)
-    assert lines[0][:3] == ["Row", "Field", "Reason"]
+    assert lines[0][:4] == ["Row", "Outcome", "Field", "Reason"]
+
+
+@pytest.mark.django_db
+def test_rows_imported_with_notes_are_counted_and_reported(dealer, import_dir, tmp_path, capsys):
+    # Without its models in the catalogue, the messy file's cars import without a model: notes.
+    messy = messy_files.write_customers_csv(tmp_path / "messy.csv")
+
+    call_command("import", str(messy.path), "--kind=customers", f"--dealer={dealer.code}")
+
+    out = capsys.readouterr().out
+    assert "rows imported with notes" in out or "row imported with notes" in out
+    report = out.split("Error report:")[1].split()[0]
+    lines = list(csv.reader(open(report, encoding="utf-8-sig")))  # noqa: PTH123, SIM115
+    assert any(line[2] == "Model" and "not in the model catalogue" in line[3] for line in lines[1:])
 
 
 @pytest.mark.django_db

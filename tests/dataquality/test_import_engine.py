@@ -107,6 +107,12 @@ def run_file(
     )
 
 
+@pytest.fixture
+def messy_catalogue(db):
+    """The messy file's car models in the catalogue: its valid rows import without notes."""
+    messy_files.add_models_to_catalogue()
+
+
 def assert_accounted(run: ImportRun, rows: int) -> None:
     assert run.status == ImportStatus.DONE, run.failure
     assert run.processed_rows == rows
@@ -178,7 +184,9 @@ def test_importing_the_same_file_again_creates_nothing_new(dealer, import_dir):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("writer", ["csv-gb18030", "csv-utf-8-sig", "xlsx"])
-def test_the_messy_file_imports_with_exact_counts(dealer, import_dir, tmp_path, writer):
+def test_the_messy_file_imports_with_exact_counts(
+    dealer, import_dir, tmp_path, writer, messy_catalogue
+):
     if writer == "xlsx":
         messy = messy_files.write_customers_xlsx(tmp_path / "messy.xlsx")
     else:
@@ -220,7 +228,9 @@ def test_the_messy_file_imports_with_exact_counts(dealer, import_dir, tmp_path, 
 
 
 @pytest.mark.django_db
-def test_the_messy_file_again_creates_nothing_and_updates_nothing(dealer, import_dir, tmp_path):
+def test_the_messy_file_again_creates_nothing_and_updates_nothing(
+    dealer, import_dir, tmp_path, messy_catalogue
+):
     messy = messy_files.write_customers_csv(tmp_path / "messy.csv")
     run_file(dealer, messy.path.read_bytes())
     before = table_counts(dealer)
@@ -529,7 +539,7 @@ def test_a_saved_mapping_maps_the_next_file_of_its_source(dealer, import_dir):
 @pytest.mark.django_db
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
 def test_the_error_report_gives_row_field_reason_and_the_cells(
-    dealer, import_dir, tmp_path, english, file_format
+    dealer, import_dir, tmp_path, english, file_format, messy_catalogue
 ):
     messy = messy_files.write_customers_csv(tmp_path / "messy.csv")
     rows = messy_files.CUSTOMER_ROWS
@@ -549,13 +559,13 @@ def test_the_error_report_gives_row_field_reason_and_the_cells(
             [str(int(c)) if isinstance(c, float) else str(c) for c in line]
             for line in book.get_sheet_by_index(0).to_python()
         ]
-    assert lines[0][:3] == ["Row", "Field", "Reason"]
-    assert lines[0][3:] == messy.headers
+    assert lines[0][:4] == ["Row", "Outcome", "Field", "Reason"]
+    assert lines[0][4:] == messy.headers
     body = lines[1:]
     assert [(int(line[0])) for line in body] == [row for row, _field in sorted(messy.errors)]
     row_13 = next(line for line in body if line[0] == "13")
-    assert row_13[1] == "Phone"
-    assert row_13[3:] == rows[13 - messy_files.FIRST_DATA_ROW][0]
+    assert row_13[1:3] == ["Not imported", "Phone"]
+    assert row_13[4:] == rows[13 - messy_files.FIRST_DATA_ROW][0]
 
 
 @pytest.mark.django_db

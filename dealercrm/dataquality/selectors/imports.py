@@ -18,7 +18,7 @@ from dealercrm.core.models import User
 from dealercrm.core.permissions import Perm
 from dealercrm.customers.contact_masking import mask_id_number, mask_phone
 
-from ..models import ImportRowIssue, ImportRun, ImportStatus
+from ..models import ImportOutcome, ImportRowIssue, ImportRun, ImportStatus
 from ..services.import_fields import FIELDS
 from ..services.import_files import TableInfo, iter_rows
 from ..services.normalise import clean_row
@@ -40,9 +40,27 @@ def import_runs_recent(user: User) -> QuerySet[ImportRun]:
     return runs if user.dealer_id else runs.select_related("dealer")
 
 
-def import_row_issues(run: ImportRun, *, outcome: str = "") -> QuerySet[ImportRowIssue]:
+def import_row_issues(
+    run: ImportRun, *, outcome: str = "", notes: bool = False
+) -> QuerySet[ImportRowIssue]:
+    """The rows kept with the run, in row order; of one outcome, or (`notes`) only the notes of
+    imported rows."""
     issues = ImportRowIssue.objects.filter(run=run).order_by("row_number", "id")
+    if notes:
+        issues = _notes(issues)
     return issues.filter(outcome=outcome) if outcome else issues
+
+
+def _notes(issues: QuerySet[ImportRowIssue]) -> QuerySet[ImportRowIssue]:
+    """Notes: issue rows of imported rows that give a reason (a matched row's plain link has
+    none)."""
+    return issues.exclude(outcome=ImportOutcome.ERROR).exclude(reason="")
+
+
+def import_rows_with_notes_count(run: ImportRun) -> int:
+    """How many imported rows have a note (a row with two notes counts once)."""
+    issues = _notes(ImportRowIssue.objects.filter(run=run))
+    return issues.values("row_number").distinct().count()
 
 
 def stored_file(run: ImportRun) -> Path:
@@ -118,6 +136,8 @@ class Preview:
 def _display(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):  # a consent answer
+        return _("Yes") if value else _("No")
     if hasattr(value, "isoformat"):
         return value.isoformat()
     label = getattr(value, "label", None)

@@ -304,28 +304,35 @@ def commit_batch(
         dealer_id, run_id = run.dealer_id, run.pk
         cells_of: dict[int, list[str]] | None = None
         for outcome in _write_rows(writer, ctx, batch.rows):
-            result.add(outcome.outcome)
-            if outcome.outcome == _CREATED:
+            kind, notes = outcome.outcome, outcome.notes
+            result.add(kind)
+            if kind == _CREATED and not notes:
                 continue
             values = "{}"
-            if outcome.outcome == _ERROR:
+            if kind == _ERROR or notes:
                 if cells_of is None:
                     cells_of = {row.row_number: row.cells for row in batch.rows}
                 values = to_db(_cells_by_header(headers, cells_of.get(outcome.row_number, [])))
-            issues.append(
-                (
-                    dealer_id,
-                    run_id,
-                    outcome.row_number,
-                    outcome.outcome,
-                    outcome.field,
-                    outcome.reason,
-                    outcome.customer_id,
-                    outcome.vehicle_id,
-                    outcome.record_id,
-                    values,
+            # An imported row with notes is kept once per note (each with the link), not also
+            # as a plain matched row: the rows page would list it twice.
+            entries = notes
+            if kind == _ERROR or not notes:
+                entries = [(outcome.field, outcome.reason), *notes]
+            for field_name, reason in entries:
+                issues.append(
+                    (
+                        dealer_id,
+                        run_id,
+                        outcome.row_number,
+                        kind,
+                        field_name,
+                        reason,
+                        outcome.customer_id,
+                        outcome.vehicle_id,
+                        outcome.record_id,
+                        values,
+                    )
                 )
-            )
         for row_number, cells, errors in batch.refused:
             result.errors += 1
             values = to_db(_cells_by_header(headers, cells))

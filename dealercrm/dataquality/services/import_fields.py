@@ -3,8 +3,8 @@ DMS exports and spreadsheets use for them (Chinese and English), to guess the co
 
 Field names are shared between kinds ("phone" is the customer's phone in every kind), so
 `normalise.clean_row` cleans a field the same way whatever the kind. `value_type` says how:
-text, phone, id_number, email, gender, date, province, city, vin, plate, int (mileage),
-money, repair_kind, payer. `max_length` is the database column's, so a too-long value is an
+text, phone, id_number, email, gender, date, past_date (not after today), province, city, vin,
+plate, int (mileage), money, repair_kind, payer, consent (yes / no). `max_length` is the database column's, so a too-long value is an
 error on its row rather than a failed batch.
 """
 
@@ -272,6 +272,61 @@ _CONCERN = ImportField(
              "description"),
 )  # fmt: skip
 
+# Marketing consent, one column per channel (yes / no; blank: the file says nothing), and the
+# date the answers were given (default: the import's time).
+_SMS_CONSENT = ImportField(
+    "sms_consent",
+    _("SMS consent"),
+    aliases=("短信营销同意", "同意短信", "同意短信营销", "是否同意短信营销", "短信同意",
+             "短信营销", "接受短信营销", "sms consent", "sms opt in", "sms marketing"),
+    value_type="consent",
+)  # fmt: skip
+_PHONE_CONSENT = ImportField(
+    "phone_consent",
+    _("Phone call consent"),
+    aliases=("电话营销同意", "同意电话营销", "是否同意电话营销", "电话同意", "电话营销",
+             "接受电话营销", "phone consent", "call consent", "phone opt in", "phone marketing"),
+    value_type="consent",
+)  # fmt: skip
+_EMAIL_CONSENT = ImportField(
+    "email_consent",
+    _("E-mail consent"),
+    aliases=("邮件营销同意", "同意邮件营销", "是否同意邮件营销", "邮件同意", "邮件营销",
+             "接受邮件营销", "e-mail consent", "email opt in", "email marketing"),
+    value_type="consent",
+)  # fmt: skip
+_WECHAT_CONSENT = ImportField(
+    "wechat_consent",
+    _("WeChat consent"),
+    aliases=("微信营销同意", "同意微信营销", "是否同意微信营销", "微信同意", "微信营销",
+             "接受微信营销", "wechat consent", "wechat opt in", "wechat marketing"),
+    value_type="consent",
+)  # fmt: skip
+_MAIL_CONSENT = ImportField(
+    "mail_consent",
+    _("Direct mail consent"),
+    aliases=("邮寄同意", "邮寄营销同意", "同意邮寄", "是否同意邮寄", "直邮同意", "邮寄营销",
+             "mail consent", "direct mail consent", "direct mail", "post consent"),
+    value_type="consent",
+)  # fmt: skip
+_CONSENT_DATE = ImportField(
+    "consent_date",
+    _("Consent date"),
+    aliases=("同意日期", "同意时间", "授权日期", "营销同意日期", "consent date",
+             "date of consent", "consented on", "opt in date"),
+    value_type="past_date",
+)  # fmt: skip
+
+# {consent field: its ConsentChannel value}, written as the values to keep this module free of
+# model imports; tests check they are the model's.
+CONSENT_CHANNELS: dict[str, str] = {
+    "sms_consent": "sms",
+    "phone_consent": "phone",
+    "email_consent": "email",
+    "wechat_consent": "wechat",
+    "mail_consent": "mail",
+}
+
 
 def _required(f: ImportField) -> ImportField:
     """The same field, required in this kind."""
@@ -285,6 +340,8 @@ FIELDS: dict[str, tuple[ImportField, ...]] = {
         _PROVINCE, _CITY, _DISTRICT, _STREET,
         _VIN, _PLATE, _CAR_MODEL, _COLOUR, _PURCHASE_DATE, _DELIVERY_DATE, _MILEAGE,
         _INSURANCE_EXPIRY,
+        _SMS_CONSENT, _PHONE_CONSENT, _EMAIL_CONSENT, _WECHAT_CONSENT, _MAIL_CONSENT,
+        _CONSENT_DATE,
     ),
     # A car per row; its owner is found (or created, with the name) by phone or ID number.
     "vehicles": (

@@ -1,8 +1,10 @@
-"""The error report of an import run: the rows that were not imported, why, and their cells.
+"""The error report of an import run: the rows that were not imported, why, and their cells;
+and the rows imported with notes (a car model the catalogue does not know …), what was not taken.
 
 One line per problem (a row with two bad fields has two lines), in row order: the row number
-as the spreadsheet showed it, the field, the reason, then the row's cells as they were read, so
-the user can fix the file and import it again. CSV is UTF-8 with a byte-order mark (Excel opens
+as the spreadsheet showed it, the row's outcome ("Not imported", or what became of a row with a
+note), the field, the reason, then the row's cells as they were read, so the user can fix the
+file and import it again (filter the outcome column to the rows not imported). CSV is UTF-8 with a byte-order mark (Excel opens
 Chinese correctly); XLSX is written by xlsxwriter in constant-memory mode to a temporary file
 and streamed from there. Every cell is neutralised against formula injection.
 """
@@ -15,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from dealercrm.core.spreadsheets import (
@@ -32,29 +35,31 @@ _CHUNK_ROWS = 2000
 
 
 def _lines(run: ImportRun) -> Iterator[list]:
-    """The report's heading, then one list of cells per error row.
+    """The report's heading, then one list of cells per error row or note.
 
     Built before the first byte is sent: the query (under the request's dealer scope), the
     field labels and the heading (in the request's language). A streaming response is read
     after the view has returned, when neither is active any more.
     """
     labels = {f.name: str(f.label) for f in FIELDS.get(run.kind, ())}
+    outcomes = {value: str(label) for value, label in ImportOutcome.choices}
     headers = list(run.headers)
-    heading = [_("Row"), _("Field"), _("Reason"), *headers]
+    heading = [_("Row"), _("Outcome"), _("Field"), _("Reason"), *headers]
+    # Errors, and imported rows with a note: the only imported rows with a reason.
     issues = (
-        ImportRowIssue.objects.filter(
-            dealer_id=run.dealer_id, run_id=run.pk, outcome=ImportOutcome.ERROR
-        )
+        ImportRowIssue.objects.filter(dealer_id=run.dealer_id, run_id=run.pk)
+        .filter(Q(outcome=ImportOutcome.ERROR) | ~Q(reason=""))
         .order_by("row_number", "id")
-        .values_list("row_number", "field", "reason", "values")
+        .values_list("row_number", "outcome", "field", "reason", "values")
     )
 
     def lines() -> Iterator[list]:
         yield heading
-        for row_number, field, reason, values in issues.iterator(chunk_size=_CHUNK_ROWS):
+        for row_number, outcome, field, reason, values in issues.iterator(chunk_size=_CHUNK_ROWS):
             cells = values or {}
             yield [
                 row_number,
+                outcomes.get(outcome, outcome),
                 labels.get(field, field),
                 reason,
                 *[cells.get(h, "") for h in headers],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import pickle
 from dataclasses import dataclass, field
@@ -38,7 +39,12 @@ class CleanRow:
 
 @dataclass(slots=True)
 class RowOutcome:
-    """What became of one row. ERROR outcomes name the field (may be "") and the reason."""
+    """What became of one row. ERROR outcomes name the field (may be "") and the reason.
+
+    `notes` are what an imported row lost or did not take, as (field name, reason): a car model
+    the catalogue does not know, say. The row keeps its outcome; the engine keeps each note as
+    an issue row with the row's cells, so the report shows what the file said.
+    """
 
     row_number: int
     outcome: str  # an ImportOutcome value
@@ -47,6 +53,8 @@ class RowOutcome:
     record_id: int | None = None
     field: str = ""
     reason: str = ""
+    # (`field` above shadows dataclasses.field in the class body.)
+    notes: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 class BatchIds:

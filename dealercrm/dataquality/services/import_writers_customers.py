@@ -17,13 +17,22 @@ How a matched record is updated ("fill empty fields, newer values"):
   not believed and not written.
 - A phone the customer does not have yet is added (never removed); a car the customer does not
   have yet is added with its ownership.
+- Marketing consent (one column per channel, optional): a channel the customer has no answer
+  for yet is added; a different answer replaces the customer's, with the file's consent date
+  (or the import's time) and the file as its source, since the file is the newer source. One
+  exception keeps a withdrawal safe: a grant dated before the customer's recorded withdrawal
+  does not undo it (a note on the row says so).
 A row that changes nothing is UNCHANGED; a row that matched and changed something is UPDATED.
+
+A car model the catalogue does not know (or that names several of its models) leaves the car
+without a model and puts a note on the row, so the run's report lists what was not taken.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,12 +40,14 @@ from typing import Any
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealercrm.core.bulk import to_db
 from dealercrm.customers.contact_masking import mask_id_number
 from dealercrm.customers.id_numbers import encrypt_id_number, hash_id_number
 from dealercrm.customers.models import (
+    Consent,
     Customer,
     CustomerPhone,
     Gender,
@@ -50,6 +61,7 @@ from dealercrm.search.models import KeyKind, SearchKey
 from dealercrm.search.services import search_keys_refresh
 from dealercrm.vehicles.models import CarModel, MileageReading, Vehicle, VehicleOwnership
 
+from .import_fields import CONSENT_CHANNELS
 from .import_writer_base import BatchContext, CleanRow, RowOutcome
 
 # Customer columns an import may fill or change (see the module docstring for which way).
@@ -61,6 +73,13 @@ VEHICLE_FILL_ONLY = ("car_model_id", "purchase_date", "delivery_date", "warranty
 VEHICLE_COLUMNS = (*VEHICLE_FILL_ONLY, "plate", "insurance_expiry", "current_mileage_km")
 
 _VIN_CACHE: dict[str, tuple[str, int | None]] = {}
+CONSENT_SOURCE_LENGTH = Consent._meta.get_field("source").max_length
+
+# A catalogue spelling that two different models share: matching it would be a guess.
+_AMBIGUOUS = 0  # no model has id 0
+# A model year in a model's text, as DMS exports write it ("2024款", "24款", a trailing "2024"
+# or "2024年"), or a stray trailing 款: the forgiving second try of the catalogue match drops it.
+_MODEL_YEAR = re.compile(r"((?:19|20)?\d{2})款|((?:19|20)\d{2})(?:年款|年)?$|款$")
 
 
 def _values(values: Iterable[Any], sql_type: str) -> RawSQL:
@@ -128,6 +147,16 @@ class _Customer:
     changed: bool = False
     new_phones: list[str] = field(default_factory=list)
     refresh_keys: bool = False
+    consents: dict[str, _Consent] = field(default_factory=dict)  # {channel: consent}
+
+
+@dataclass(slots=True)
+class _Consent:
+    granted: bool
+    changed_at: dt.datetime
+    source: str
+    stored: bool  # in the database already: an UPDATE when dirty, else an INSERT
+    dirty: bool = False
 
 
 @dataclass
@@ -188,6 +217,13 @@ class CustomerVehicleWriter:
         # Same-batch matching: every key points at the record of this batch's registry.
         by_hash: dict[str, int] = found["by_hash"]
         by_phone: dict[str, list[int]] = found["by_phone"]
+        # Decided once per batch, so a file without consent columns costs nothing per row.
+        mapping = ctx.run.mapping or {}
+        consent_fields = [(name, ch) for name, ch in CONSENT_CHANNELS.items() if mapping.get(name)]
+        consent_source = f"import {ctx.run.filename}"[:CONSENT_SOURCE_LENGTH]
+        consent_times: dict[dt.date, dt.datetime] = {}
+        if consent_fields:
+            self._look_up_consents(ctx, customers)
         temp_id = 0
         outcomes: list[RowOutcome] = []
         for row in rows:
@@ -232,6 +268,7 @@ class CustomerVehicleWriter:
                 continue
             created = customer is None
             row_changed = False
+            notes: list[tuple[str, str]] = []
             if customer is None:
                 temp_id -= 1
                 customer = self._new_customer(temp_id, clean, extra, ctx)
@@ -240,6 +277,10 @@ class CustomerVehicleWriter:
                     by_hash[id_hash] = customer.id
                 for number in customer.new_phones:
                     by_phone.setdefault(number, []).append(customer.id)
+                if consent_fields:
+                    self._merge_consents(
+                        customer, clean, consent_fields, consent_source, consent_times, ctx, notes
+                    )
             else:
                 before = customer.changed
                 customer.changed = False
@@ -254,6 +295,12 @@ class CustomerVehicleWriter:
                         customer.refresh_keys = True
                 if id_hash:
                     by_hash.setdefault(id_hash, customer.id)
+                # A changed consent is a change of the customer (its version goes up, as when
+                # the consent is recorded on the customer's page); its search keys stay.
+                if consent_fields and self._merge_consents(
+                    customer, clean, consent_fields, consent_source, consent_times, ctx, notes
+                ):
+                    customer.changed = True
                 row_changed = customer.changed
                 customer.changed = before or row_changed
             vehicle_changed = False
@@ -270,6 +317,9 @@ class CustomerVehicleWriter:
                     vehicle_changed = True
                 if vehicle_changed and (not customer.new or not vehicle.new):
                     customer.refresh_keys = True
+                model_text = clean.get("car_model")
+                if model_text and vehicle.values.get("car_model_id") is None:
+                    notes.append(("car_model", self._car_model_problem(ctx, model_text)))
             if created:
                 outcome = ImportOutcome.CREATED
             elif row_changed or vehicle_changed:
@@ -282,9 +332,10 @@ class CustomerVehicleWriter:
                     outcome,
                     customer_id=customer.id,
                     vehicle_id=vehicle.id if vin and vehicle is not None else None,
+                    notes=notes,
                 )
             )
-        real = self._write(ctx, customers, vehicles)
+        real = self._write(ctx, customers, vehicles, consents=bool(consent_fields))
         for outcome in outcomes:
             if outcome.customer_id is not None and outcome.customer_id < 0:
                 outcome.customer_id = real[outcome.customer_id]
@@ -390,6 +441,18 @@ class CustomerVehicleWriter:
             "by_phone": by_phone,
         }
 
+    @staticmethod
+    def _look_up_consents(ctx: BatchContext, customers: dict[int, _Customer]) -> None:
+        """The matched customers' consents, in one query."""
+        if not customers:
+            return
+        for customer_id, channel, granted, changed_at, source in Consent.objects.filter(
+            dealer_id=ctx.dealer_id, customer_id__in=_values(customers, "bigint")
+        ).values_list("customer_id", "channel", "granted", "changed_at", "source"):
+            customers[customer_id].consents[channel] = _Consent(
+                granted, changed_at, source, stored=True
+            )
+
     # -- records ------------------------------------------------------------------------------
 
     def _new_customer(
@@ -444,31 +507,119 @@ class CustomerVehicleWriter:
             customer.changed = True
             customer.refresh_keys = True
 
-    def _car_model_id(self, ctx: BatchContext, text: str) -> int | None:
-        """The catalogue's model named by the text ("汉 EV", "比亚迪 汉 EV 2024"), else None."""
-        if not text:
-            return None
+    @staticmethod
+    def _merge_consents(
+        customer: _Customer,
+        clean: dict[str, Any],
+        consent_fields: list[tuple[str, str]],
+        source: str,
+        times: dict[dt.date, dt.datetime],
+        ctx: BatchContext,
+        notes: list[tuple[str, str]],
+    ) -> bool:
+        """The row's consent answers into the customer's; whether one changed."""
+        given_on = clean.get("consent_date")
+        changed_at = ctx.now
+        if given_on is not None:
+            changed_at = times.get(given_on) or times.setdefault(
+                given_on, timezone.make_aware(dt.datetime.combine(given_on, dt.time.min))
+            )
+        consents = customer.consents
+        changed = False
+        for name, channel in consent_fields:
+            granted = clean.get(name)
+            if granted is None:
+                continue  # blank: the file says nothing about this channel
+            current = consents.get(channel)
+            if current is None:
+                consents[channel] = _Consent(granted, changed_at, source, stored=False, dirty=True)
+                changed = True
+                continue
+            if current.granted == granted:
+                continue
+            if granted and given_on is not None and changed_at < current.changed_at:
+                notes.append(
+                    (
+                        name,
+                        _(
+                            "The consent given on %(given)s is older than the withdrawal "
+                            "recorded on %(withdrawn)s: the withdrawal was kept."
+                        )
+                        % {
+                            "given": given_on.isoformat(),
+                            "withdrawn": timezone.localdate(current.changed_at).isoformat(),
+                        },
+                    )
+                )
+                continue
+            current.granted, current.changed_at, current.source = granted, changed_at, source
+            current.dirty = True
+            changed = True
+        return changed
+
+    def _car_model_match(self, ctx: BatchContext, text: str) -> tuple[int | None, bool]:
+        """(the catalogue's model named by the text, or None; whether the text names several
+        models). Exact first ("汉 EV", "比亚迪 汉 EV 2024"); then without a model year written
+        as DMS exports do ("汉 EV 2024款", "2024款 汉EV": that year's model, or with no year, the
+        latest). A text that two different models answer to matches neither: no guessing."""
         catalogue = ctx.cache.get("car_models")
         if catalogue is None:
-            catalogue = {}
-            # Oldest first, so the latest model year of a name wins.
-            for pk, make, series, name, year in CarModel.objects.order_by(
-                "model_year", "id"
-            ).values_list("id", "make", "series", "name", "model_year"):
-                for spelled in (
-                    name,
-                    f"{series}{name}",
-                    f"{make}{series}{name}",
-                    f"{series}{name}{year}",
-                    f"{make}{series}{name}{year}",
-                ):
-                    catalogue[normalise_text(spelled)] = pk
-            ctx.cache["car_models"] = catalogue
+            catalogue = ctx.cache["car_models"] = self._catalogue()
             ctx.cache["car_model_texts"] = {}
         texts = ctx.cache["car_model_texts"]
-        if text not in texts:
-            texts[text] = catalogue.get(normalise_text(text))
-        return texts[text]
+        found = texts.get(text)
+        if found is None:
+            key = normalise_text(text)
+            if key not in catalogue and (year := _MODEL_YEAR.search(key)) is not None:
+                digits = year.group(1) or year.group(2) or ""
+                key = key[: year.start()] + key[year.end() :]
+                if digits:
+                    key += digits if len(digits) == 4 else f"20{digits}"
+            pk = catalogue.get(key)
+            found = texts[text] = (pk or None, pk == _AMBIGUOUS)
+        return found
+
+    @staticmethod
+    def _catalogue() -> dict[str, int]:
+        """{normalised spelling: model id, or _AMBIGUOUS when two models share it}."""
+        catalogue: dict[str, int] = {}
+        owners: dict[str, tuple[str, str, str]] = {}
+        # Oldest first, so the latest model year of a model wins its spellings without a year.
+        for pk, make, series, name, year in CarModel.objects.order_by(
+            "model_year", "id"
+        ).values_list("id", "make", "series", "name", "model_year"):
+            model = (make, series, name)
+            for spelled in (
+                name,
+                f"{series}{name}",
+                f"{make}{series}{name}",
+                f"{name}{year}",
+                f"{series}{name}{year}",
+                f"{make}{series}{name}{year}",
+            ):
+                key = normalise_text(spelled)
+                if owners.setdefault(key, model) != model:
+                    catalogue[key] = _AMBIGUOUS
+                elif catalogue.get(key) != _AMBIGUOUS:
+                    catalogue[key] = pk
+        return catalogue
+
+    def _car_model_id(self, ctx: BatchContext, text: str) -> int | None:
+        """The catalogue's model named by the text, else None (see _car_model_match)."""
+        if not text:
+            return None
+        return self._car_model_match(ctx, text)[0]
+
+    def _car_model_problem(self, ctx: BatchContext, text: str) -> str:
+        """Why the text gave the car no model: the row's note."""
+        if self._car_model_match(ctx, text)[1]:
+            return _(
+                "“%(model)s” could be several models of the catalogue: the car was imported "
+                "without a model; choose it on the car's page."
+            ) % {"model": text}
+        return _(
+            "“%(model)s” is not in the model catalogue: the car was imported without a model."
+        ) % {"model": text}
 
     def _new_vehicle(
         self,
@@ -551,9 +702,15 @@ class CustomerVehicleWriter:
     # -- writing ------------------------------------------------------------------------------
 
     def _write(
-        self, ctx: BatchContext, customers: dict[int, _Customer], vehicles: dict[str, _Vehicle]
+        self,
+        ctx: BatchContext,
+        customers: dict[int, _Customer],
+        vehicles: dict[str, _Vehicle],
+        *,
+        consents: bool = False,
     ) -> dict[int, int]:
-        """Insert the new, update the changed; returns {temporary id: real id}."""
+        """Insert the new, update the changed; returns {temporary id: real id}. `consents`: the
+        file has consent columns (without, the customers' consents are not looked at)."""
         new_customers = [c for c in customers.values() if c.new]
         new_vehicles = [v for v in vehicles.values() if v.new]
         real: dict[int, int] = dict(
@@ -592,6 +749,8 @@ class CustomerVehicleWriter:
         self._insert_vehicles(ctx, new_vehicles)
         self._update_customers(ctx, [c for c in customers.values() if not c.new and c.changed])
         self._update_vehicles(ctx, [v for v in vehicles.values() if not v.new and v.changed])
+        if consents:
+            self._write_consents(ctx, customers.values())
 
         # A car without an owner (its owner was deleted) that a row's customer now owns: its
         # last ownership ends today, so the new one is the only current one.
@@ -711,6 +870,53 @@ class CustomerVehicleWriter:
         ]
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
+
+    @staticmethod
+    def _write_consents(ctx: BatchContext, customers: Iterable[_Customer]) -> None:
+        """New channels inserted in bulk, changed ones updated in one executemany."""
+        dealer_id = ctx.dealer_id
+        inserts, updates = [], []
+        for customer in customers:
+            for channel, consent in customer.consents.items():
+                if not consent.dirty:
+                    continue
+                changed_at = to_db(consent.changed_at)
+                if consent.stored:
+                    updates.append(
+                        (
+                            consent.granted,
+                            changed_at,
+                            consent.source,
+                            dealer_id,
+                            customer.id,
+                            channel,
+                        )
+                    )
+                else:
+                    inserts.append(
+                        (
+                            dealer_id,
+                            customer.id,
+                            channel,
+                            consent.granted,
+                            changed_at,
+                            consent.source,
+                        )
+                    )
+        ctx.bulk.write(
+            Consent,
+            ("dealer_id", "customer_id", "channel", "granted", "changed_at", "source"),
+            inserts,
+        )
+        if not updates:
+            return
+        table = connection.ops.quote_name(Consent._meta.db_table)
+        sql = (
+            f"UPDATE {table} SET granted = %s, changed_at = %s, source = %s "
+            "WHERE dealer_id = %s AND customer_id = %s AND channel = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, updates)
 
     @staticmethod
     def _update_vehicles(ctx: BatchContext, changed: Sequence[_Vehicle]) -> None:

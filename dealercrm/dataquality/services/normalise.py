@@ -23,6 +23,7 @@ from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -476,6 +477,46 @@ clean_payer = _choice(
 )
 
 
+# Marketing consent answers. Keys are compared as _choice_key gives them (NFKC, so full-width
+# Ｙ and １ count too, lower case, no spaces). A bare "x" is refused: some mark a ticked box so.
+_CONSENTS = {
+    **dict.fromkeys(("是", "同意", "已同意", "接受", "y", "yes", "1", "true", "√", "✓", "✔"), True),
+    **dict.fromkeys(
+        ("否", "不同意", "未同意", "拒绝", "不接受", "n", "no", "0", "false", "×", "✗", "✘"), False
+    ),
+}
+
+
+def clean_consent(value: str) -> bool | None:
+    """A consent answer: True (是, 同意, Y, yes, 1, true, √), False (否, 不同意, N, no, 0, false,
+    ×), None when blank (the file says nothing about this channel)."""
+    key = _choice_key(value)
+    if not key:
+        return None
+    try:
+        return _CONSENTS[key]
+    except KeyError:
+        raise ValueError(
+            _(
+                "“%(value)s” is not a consent answer: write 是, 同意, Y, yes, 1 or √ for yes, "
+                "否, 不同意, N, no, 0 or × for no, or leave it empty."
+            )
+            % {"value": clean_text(value)}
+        ) from None
+
+
+def parse_past_date(value: str) -> date | None:
+    """A date as parse_date reads it, not after today (a consent cannot be given in the
+    future: the customers' consent form refuses that too)."""
+    result = parse_date(value)
+    if result is not None and result > timezone.localdate():
+        raise ValueError(
+            _("“%(value)s” is in the future; a consent date cannot be.")
+            % {"value": clean_text(value)}
+        )
+    return result
+
+
 # --- Rows --------------------------------------------------------------------------------------
 
 # How each value type is cleaned, and what an empty cell gives.
@@ -486,6 +527,7 @@ _CLEANERS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "email": (fast_email, ""),
     "gender": (clean_gender, ""),
     "date": (parse_date, None),
+    "past_date": (parse_past_date, None),
     "province": (normalise_province, ""),
     "city": (normalise_city, ""),
     "vin": (fast_vin, ""),
@@ -494,6 +536,7 @@ _CLEANERS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "money": (parse_money, None),
     "repair_kind": (clean_repair_kind, ""),
     "payer": (clean_payer, ""),
+    "consent": (clean_consent, None),
 }
 
 

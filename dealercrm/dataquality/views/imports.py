@@ -11,6 +11,7 @@ administrator) see the runs but are pointed to the command line to import.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -39,6 +40,7 @@ from ..selectors.imports import (
     import_percent,
     import_preview,
     import_row_issues,
+    import_rows_with_notes_count,
     import_runs_recent,
     masked,
 )
@@ -65,13 +67,16 @@ def max_upload_bytes() -> int:
 
 
 def _run_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
+    finished = run.status in (ImportStatus.DONE, ImportStatus.FAILED)
     return {
         "run": run,
         "percent": import_percent(run),
         "can_resume": import_run_can_resume(run),
         "working": run.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
-        "finished": run.status in (ImportStatus.DONE, ImportStatus.FAILED),
+        "finished": finished,
         "matched_count": run.updated_count + run.unchanged_count,
+        # Counted for the result only: the progress bar polls every second.
+        "notes_count": import_rows_with_notes_count(run) if finished else 0,
     }
 
 
@@ -238,7 +243,12 @@ def audit_error_report(request: HttpRequest, run: ImportRun, file_format: str) -
         action=AuditEvent.Action.EXPORT,
         target=run,
         target_repr=_("Error report of the import %(file)s") % {"file": run.filename},
-        changes={"report": "import errors", "format": file_format, "rows": run.error_count},
+        changes={
+            "report": "import errors",
+            "format": file_format,
+            "rows": run.error_count,
+            "rows_with_notes": import_rows_with_notes_count(run),
+        },
         request=request,
     )
 
@@ -274,14 +284,16 @@ def import_errors(request: HttpRequest, run_id: int) -> HttpResponse:
 @staff_view(Perm.IMPORT_DATA)
 def import_rows(request: HttpRequest, run_id: int) -> HttpResponse:
     """The rows kept with the run: those merged into (or already matching) an existing record,
-    linked to it, and those not imported, with the field and reason; filterable by outcome."""
+    linked to it, those imported with a note (?notes=1), and those not imported, with the field
+    and reason; filterable by outcome."""
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
     run = get_import_run_for_user(request.user, run_id)
     outcome = request.GET.get("outcome") or ""
     if outcome not in ImportOutcome.values:
         outcome = ""
-    page = Paginator(import_row_issues(run, outcome=outcome), ROWS_PER_PAGE).get_page(
+    notes = request.GET.get("notes") == "1"
+    page = Paginator(import_row_issues(run, outcome=outcome, notes=notes), ROWS_PER_PAGE).get_page(
         request.GET.get("page") or 1
     )
     labels = {f.name: f.label for f in FIELDS.get(run.kind, ())}
@@ -307,6 +319,9 @@ def import_rows(request: HttpRequest, run_id: int) -> HttpResponse:
         "outcomes": [
             (value, label) for value, label in ImportOutcome.choices if value != "created"
         ],
-        "query": f"outcome={outcome}" if outcome else "",
+        "notes": notes,
+        "query": urlencode(
+            {k: v for k, v in (("outcome", outcome), ("notes", notes and "1")) if v}
+        ),
     }
     return render(request, ROWS, context)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,6 +28,7 @@ from rich.progress import (
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.tenancy import dealer_scope
 from dealercrm.dataquality.models import ImportKind, ImportMapping, ImportRun, ImportStatus
+from dealercrm.dataquality.selectors.imports import import_rows_with_notes_count
 from dealercrm.dataquality.services.import_engine import BATCH_SIZE
 from dealercrm.dataquality.services.import_runs import (
     import_error_report,
@@ -213,7 +214,18 @@ class Command(BaseCommand):
                     "errors": f"{run.error_count:,}",
                 }
             )
-        if run.error_count:
+        with dealer_scope(run.dealer_id):
+            notes = import_rows_with_notes_count(run)
+        if notes and not quiet:
+            console.print(
+                ngettext(
+                    "%(counter)s row imported with notes",
+                    "%(counter)s rows imported with notes",
+                    notes,
+                )
+                % {"counter": f"{notes:,}"}
+            )
+        if run.error_count or notes:
             with dealer_scope(run.dealer_id):
                 _name, _type, content = import_error_report(run=run, file_format="csv")
                 stored = Path(settings.IMPORT_DIR) / run.stored_path

@@ -282,8 +282,10 @@ def generate(path: Path, rows: int, *, seed: int = 7, encoding: str = "utf-8-sig
     return facts
 
 
-PG_URL = "postgres://postgres@127.0.0.1:5432/bench_import"
-SQLITE_DIR = Path("/tmp/bench_import_sqlite")  # noqa: S108 — the benchmark's own database
+# The benchmark's own databases (replaced by every run); the variables let two runs, or a run
+# whose database is kept for other benchmarks (audit, duplicates), use others.
+PG_URL = os.environ.get("BENCH_IMPORT_PG_URL", "postgres://postgres@127.0.0.1:5432/bench_import")
+SQLITE_DIR = Path(os.environ.get("BENCH_IMPORT_SQLITE_DIR", "/tmp/bench_import_sqlite"))  # noqa: S108
 DEMO_SEED = 42
 DEMO_TODAY = dt.date(2026, 6, 30)
 

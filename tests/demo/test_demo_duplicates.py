@@ -75,7 +75,15 @@ def test_owners_at_another_dealer_share_phone_and_name(db_demo):
 
 
 def test_households_share_a_home_phone_and_the_address(db_demo):
-    household = DuplicateCandidate.objects.filter(status=DuplicateStatus.HOUSEHOLD).first()
+    # The generated households (by their home phone), not a car sold on between two customers
+    # of the dealer: the scan calls that a household too, through the car.
+    household = next(
+        pair
+        for pair in DuplicateCandidate.objects.filter(status=DuplicateStatus.HOUSEHOLD).order_by(
+            "id"
+        )
+        if "phone" in pair.reasons["blocks"]
+    )
     a = Customer.objects.get(pk=household.customer_a_id)
     b = Customer.objects.get(pk=household.customer_b_id)
     assert (a.city, a.street) == (b.city, b.street)

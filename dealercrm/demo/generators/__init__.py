@@ -56,6 +56,9 @@ STAGES: tuple[str, ...] = ("customers", "vehicles", "history", "sales", "search"
 
 CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     CUSTOMERS,
+    # Right after the customers: it turns some into second records (a name variant, another's
+    # phone), and everything after it must write under the record's final name and phones.
+    DUPLICATES,
     VEHICLES,
     # Right after the vehicles: its visits are the cars' readings (MILEAGE writes the rest) and
     # the messaging history's reminders follow them.
@@ -64,7 +67,6 @@ CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     MILEAGE,
     MESSAGES,
     SALES,
-    DUPLICATES,  # before the search keys, so its second records are searchable
     SEARCH_KEYS,
     # Complaints' handling and surveys: reads the service history's facts; its finishing step
     # (delivery surveys from the written orders, the score rollup) runs after the others'.

@@ -24,6 +24,7 @@ from dealercrm.customers.validators import id_number_check_character
 from dealercrm.demo import reference as ref
 
 from .base import Chunk, ChunkGenerator, CustomerFacts, DemoContext, Rows, int_draw, pick_from
+from .quality import care_rate, data_care
 
 # Lifecycle stages and their share of the customers.
 STAGES = ("prospect", "in_order", "owner", "loyal", "at_risk", "lost")
@@ -40,8 +41,15 @@ EDUCATION_WEIGHTS = (22, 30, 38, 10)
 CONSENT_CHANNELS = ("sms", "phone", "email", "wechat", "mail")
 CONSENT_RATES = {"sms": 0.72, "phone": 0.8, "email": 0.5, "wechat": 0.78, "mail": 0.3}
 COMPANY_SHARE = 0.05
-ID_NUMBER_SHARE = 0.45  # of persons
 LUNAR_SHARE = 0.12
+# (sloppiest dealer, most careful dealer): what a dealer's staff collect and type in, by its data
+# care (quality.data_care); the brand's audit requires these fields, so the dealers' scores differ.
+ID_NUMBER_SHARE = (0.08, 0.85)  # of persons
+EMAIL_SHARE = (0.05, 0.6)  # of persons
+COMPANY_EMAIL_SHARE = (0.15, 0.85)
+# Of persons without an ID number (with one, its birthday and gender are known): left blank.
+NO_GENDER_SHARE = (0.85, 0.0)
+NO_BIRTHDAY_SHARE = (0.95, 0.0)
 
 CUSTOMER_FIELDS = (
     "id", "dealer_id", "kind", "name", "latin_name", "contact_person", "gender", "birthday",
@@ -149,6 +157,7 @@ def generate_customers(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> li
     randrange = int_draw(rng)
     choice = pick_from(rng)
     seen_ids: set[str] = ctx.state.setdefault("id_hashes", set())
+    cares = data_care(ctx)
 
     customers: list[tuple] = []
     phones: list[tuple] = []
@@ -177,6 +186,7 @@ def generate_customers(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> li
         person_name, male = person_names[int(random_() ** 2 * name_count)]
         surname = person_name[0]
         is_company = random_() < COMPANY_SHARE
+        care = cares[dealer.id].on(first, today)
         birthday = lunar = None
         encrypted = id_hash = masked = latin = email = wechat = ""
         occupation = education = income = marital = ""
@@ -188,7 +198,7 @@ def generate_customers(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> li
             contact_person = person_name
             gender = "unknown"
             income = ""
-            if random_() < 0.5:
+            if random_() < care_rate(care, *COMPANY_EMAIL_SHARE):
                 email = f"info@{_pinyin(ctx, surname)}{randrange(10, 999)}.com.cn"
         else:
             name = person_name
@@ -200,16 +210,23 @@ def generate_customers(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> li
             age = age_days // 365
             if random_() < LUNAR_SHARE:
                 lunar = _lunar_of(birth_ord)
-            if random_() < ID_NUMBER_SHARE:
+            if random_() < care_rate(care, *ID_NUMBER_SHARE):
                 raw = _id_number(randrange, district_code, birthday, male)
                 stored = protect_id_number(raw)
                 if stored.hash not in seen_ids:
                     seen_ids.add(stored.hash)
                     encrypted, id_hash, masked = stored.encrypted, stored.hash, stored.masked
+            if not id_hash:
+                # The person has a gender and an age all the same (they shape the rest of the
+                # record); a sloppy dealer just did not type them in.
+                if random_() < care_rate(care, *NO_GENDER_SHARE):
+                    gender = "unknown"
+                if random_() < care_rate(care, *NO_BIRTHDAY_SHARE):
+                    birthday = lunar = None
             if random_() < 0.06:
                 given = ref.ENGLISH_NAMES_MALE if male else ref.ENGLISH_NAMES_FEMALE
                 latin = f"{choice(given)} {_pinyin(ctx, surname).capitalize()}"
-            if random_() < 0.3:
+            if random_() < care_rate(care, *EMAIL_SHARE):
                 local = _pinyin(ctx, person_name)
                 email = f"{local}{randrange(1, 9999)}@{choice(ref.EMAIL_DOMAINS)}"
             if random_() < 0.45:
@@ -223,7 +240,7 @@ def generate_customers(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> li
                 kids = 0 if random_() < 0.15 else (1 if random_() < 0.62 else 2)
                 if kids == 2 and random_() < 0.12:
                     kids = 3
-                birth_year = birthday.year
+                birth_year = dt.date.fromordinal(birth_ord).year  # the true age, typed in or not
                 latest = min(ctx.today.year, birth_year + 42)
                 earliest = birth_year + 23
                 if latest > earliest:

@@ -13,8 +13,9 @@ the chunk (so the demo still has exactly the customers asked for, each with its 
   name, birthday and phone, often the ID number. (Not the car: the demo keeps every VIN unique
   across the network.)
 
-Runs before the search keys, so the changed records are found by their new names. Its finishing
-step runs the duplicate scan of every dealer and of the brand across its dealers.
+Runs right after the customers, before every generator that reads their names, genders or
+phones (texts greet the record by the name it now has; the search keys find it by that name).
+Its finishing step runs the duplicate scan of every dealer and of the brand across its dealers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import random
 from dealercrm.customers.models import CustomerPhone
 from dealercrm.demo import reference as ref
 
-from .base import Chunk, ChunkGenerator, DemoContext, Rows, int_draw
+from .base import Chunk, ChunkGenerator, CustomerFacts, DemoContext, Rows, int_draw
 from .customers import CUSTOMER_FIELDS, PHONE_FIELDS
 
 SAME_DEALER_SHARE = 0.03
@@ -76,6 +77,15 @@ def _taken(source: tuple, names: tuple[str, ...]) -> dict[str, object]:
     return {name: source[_COL[name]] for name in names}
 
 
+def _match_facts(facts: CustomerFacts, row: tuple) -> None:
+    """The facts the later generators read, as the record now is: their texts greet it by
+    this name and gender, and the search keys index this name."""
+    facts.name = str(row[_COL["name"]])
+    facts.latin_name = str(row[_COL["latin_name"]] or "")
+    facts.gender = str(row[_COL["gender"]])
+    facts.id_number_hash = str(row[_COL["id_number_hash"]] or "")
+
+
 def generate_duplicates(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[Rows]:  # noqa: C901, PLR0912, PLR0915
     rows, _consents = chunk.extras.get("customers", ((), ()))
     if not rows or len(ctx.org.dealers) < 2:
@@ -117,7 +127,7 @@ def generate_duplicates(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> l
                 add_phone(row, first_facts.phones[0], "mobile")
                 facts.phones.append(first_facts.phones[0])
             rows[i] = _replace(row, changes)
-            facts.name, facts.latin_name, facts.id_number_hash = changes["name"], "", ""
+            _match_facts(facts, rows[i])
             continue
         if roll < SAME_DEALER_SHARE + HOUSEHOLD_SHARE and same:
             j = same[int(rand() * len(same))]
@@ -145,8 +155,7 @@ def generate_duplicates(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> l
             rows[i] = _replace(row, changes)
             add_phone(row, first_facts.phones[0], "mobile")
             facts.phones.append(first_facts.phones[0])
-            facts.name, facts.latin_name = changes["name"], str(changes["latin_name"] or "")
-            facts.id_number_hash = str(changes["id_number_hash"])
+            _match_facts(facts, rows[i])
             continue
         earlier.setdefault(dealer_id, []).append(i)
         everyone.append(i)
@@ -171,7 +180,7 @@ def finish_duplicates(ctx: DemoContext) -> None:
 
 DUPLICATES = ChunkGenerator(
     "duplicates",
-    "search",
+    "customers",
     generate_duplicates,
     (CustomerPhone,),
     finish=finish_duplicates,

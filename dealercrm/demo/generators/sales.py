@@ -59,6 +59,7 @@ from .base import (
     int_draw,
     pick_from,
 )
+from .quality import DEMO_TIMELINESS_DAYS, care_rate, data_care
 
 WINDOW_DAYS = 3 * 365
 DAY = 1440  # minutes
@@ -130,6 +131,16 @@ ORDER_WAY = ("ordered", "in_production", "in_transit", "arrived", "pdi", "ready"
 ORDER_WAY_SHARE = (0.0, 0.15, 0.45, 0.75, 0.85, 0.93, 1.0)
 TOLD_IN_TIME_SHARE = 0.47
 TOLD_LATE_SHARE = 0.33  # of the delayed: told, but after the promised date; the rest never
+# Delivered sales keyed in late, (sloppiest dealer, most careful dealer) by data care
+# (quality.data_care): LATE_ENTRY_DAYS or more after the handover, past the brand's limit.
+LATE_ENTRY_SHARE = (0.85, 0.02)
+LATE_ENTRY_DAYS = DEMO_TIMELINESS_DAYS + 1
+LATE_ENTRY_SPREAD = 30
+# OEM leads released in the last RECENT_RELEASE_DAYS still carry the release's three tasks
+# (services.dispatch); each chunk with OEM leads has at least RECENT_OEM_LEADS of them, since a
+# small demo draws only one or two on average and the worklist would often show none.
+RECENT_RELEASE_DAYS = 10
+RECENT_OEM_LEADS = 3
 
 
 @dataclass
@@ -282,6 +293,8 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
     years = sorted(models_by_year)
     competitors = [f"{o.make} {o.series}" for o in ref.OTHER_MAKES]
     oem_admin = ctx.org.network_users.get("oem_admin")
+    cares = data_care(ctx)
+    late_debt: dict[int, float] = state.setdefault("late_debt", {})
 
     def moment(minute: int) -> str:
         return ctx.moment(minute // DAY, minute % DAY)
@@ -347,6 +360,7 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
         plan.channel = _draw(odds, rand())
         if plan.channel == "referral" and not referrers.get(plan.customer.dealer.id):
             plan.channel = "walk_in"
+    _recent_oem_leads_ensure(plans, now - RECENT_RELEASE_DAYS * DAY, rng)
     plans.sort(key=lambda p: p.created)
 
     # 2. The rows.
@@ -773,6 +787,23 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
                     order_stage = ORDER_WAY[max(1, min(5, reached))]
                 told, told_in_time = _told(rand, randrange, delay_detected, promised, done, today)
                 deposit = (5000, 10000, 20000)[randrange(3)]
+                entered = ordered
+                # A sale delivered within the brand's days is in the system: it was on time.
+                if (
+                    done is not None
+                    and done + LATE_ENTRY_DAYS <= today
+                    and _late_entry(
+                        late_debt,
+                        dealer.id,
+                        care_rate(cares[dealer.id].on(done, today), *LATE_ENTRY_SHARE),
+                        rand,
+                    )
+                ):
+                    # Keyed in after the handover (some dealers type a month's sales in at once):
+                    # what the audit's timeliness finds. Not after now: it is in the system.
+                    late_day = done + LATE_ENTRY_DAYS + randrange(LATE_ENTRY_SPREAD)
+                    entered = min(now, late_day * DAY + OPEN_UTC + randrange(CLOSE_UTC - OPEN_UTC))
+                touched = max(entered, min(now, (done or today) * DAY + 30))
                 orders.append(
                     (
                         oid, dealer.id, f"SO{year}{serial:07d}", lead_id, cid,
@@ -785,7 +816,7 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
                         moment(delay_detected * DAY + 30) if delay_detected is not None else None,
                         moment(told * DAY + OPEN_UTC + randrange(400)) if told is not None else None,
                         told_in_time, f"{rng.getrandbits(192):048x}", consultant,
-                        moment(ordered), moment(min(now, (done or today) * DAY + 30)),
+                        moment(entered), moment(touched),
                     )
                 )  # fmt: skip
                 end = done if done is not None else expected
@@ -823,7 +854,7 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
                 )
             )  # fmt: skip
             next_dispatch += 1
-            if outcome == "open" and created >= now - 10 * DAY:
+            if outcome == "open" and created >= now - RECENT_RELEASE_DAYS * DAY:
                 # Released lately: the three tasks of the release (services.dispatch).
                 name = customer.name
                 drive_due = chosen_day * DAY + OPEN_UTC + 60
@@ -887,6 +918,33 @@ def generate_sales(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list[R
         Rows(OemDispatch, DISPATCH_FIELDS, dispatches),
         Rows(Task, TASK_FIELDS, tasks),
     ]
+
+
+def _recent_oem_leads_ensure(plans: list[_Plan], since: int, rng: random.Random) -> None:
+    """Relabel open leads that came in since `since` (a minute) as OEM dispatches until there are
+    RECENT_OEM_LEADS of them, when the chunk has OEM leads at all. Open leads only: the
+    channels' conversion rates stay as drawn, and a handful of leads leaves the mix as it is."""
+    if not any(plan.channel == "oem_dispatch" for plan in plans):
+        return
+    recent = [plan for plan in plans if plan.outcome == "open" and plan.created >= since]
+    missing = RECENT_OEM_LEADS - sum(1 for plan in recent if plan.channel == "oem_dispatch")
+    others = [plan for plan in recent if plan.channel != "oem_dispatch"]
+    if missing > 0 and others:
+        for plan in rng.sample(others, min(missing, len(others))):
+            plan.channel = "oem_dispatch"
+
+
+def _late_entry(debt: dict[int, float], dealer_id: int, rate: float, rand) -> bool:  # noqa: ANN001
+    """Whether the dealer keys this delivered sale in late, at `rate`, spread evenly over its
+    sales (error diffusion, not a draw per sale): a dealer sells a handful of cars a month in a
+    small demo, and independent draws would swing its monthly timeliness between 0 and 100."""
+    owed = debt.get(dealer_id)
+    if owed is None:
+        owed = rand()  # where in its rhythm each dealer starts
+    owed += rate
+    late = owed >= 1
+    debt[dealer_id] = owed - 1 if late else owed
+    return late
 
 
 def _told(rand, randrange, detected, promised, done, today):  # noqa: ANN001, ANN202

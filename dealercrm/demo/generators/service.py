@@ -80,6 +80,8 @@ SLOT_FIRST_UTC, SLOT_MINUTES, SLOTS = 30, 60, 9
 NOW_MINUTE = 120  # the runner's "now": today 02:00 UTC (10:00 in China)
 UPCOMING_DAYS = 14
 TYPO_SHARE = 0.003  # of service readings
+# Visits after a typo that are typed right: the flag pass reads the two readings after one.
+TYPO_GAP = 2
 
 # --- the causal model of lapsing -----------------------------------------------------------------
 # Causes: share of owners with each, and the odds ratio it puts on lapsing.
@@ -702,6 +704,7 @@ def generate_service(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list
                 (first_reading, dealer.id, vehicle.id, readings[0][1], ctx.day(readings[0][0]),
                  readings[0][2])
             )  # fmt: skip
+            last_typo = -TYPO_GAP
             for number, visit in enumerate(visits):
                 typed = visit.km
                 # Two true readings after it, and one before: a typo the flag pass can judge.
@@ -711,7 +714,12 @@ def generate_service(ctx: DemoContext, chunk: Chunk, rng: random.Random) -> list
                     and visit.km > 2000
                     and rand() < TYPO_SHARE
                 ):
-                    typed = visit.km // 10 if rand() < 0.6 else visit.km * 10
+                    digit_dropped = rand() < 0.6  # drawn either way: the rest stays as it was
+                    # Never within TYPO_GAP visits of the last one: the pass judges a reading by
+                    # its neighbours, and a typo beside a typo makes true readings look wrong.
+                    if number - last_typo > TYPO_GAP:
+                        typed = visit.km // 10 if digit_dropped else visit.km * 10
+                        last_typo = number
                 rid = w.take(MileageReading)
                 reading_ids.append(rid)
                 w.readings.append(

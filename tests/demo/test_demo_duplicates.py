@@ -6,41 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
-from django.db import transaction
-
-from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.customers.models import Customer, CustomerPhone
 from dealercrm.dataquality.models import DuplicateCandidate, DuplicateStatus
-from dealercrm.demo.runner import delete_demo, run_demo
 from dealercrm.search.models import SearchKey
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 CUSTOMERS = 1500
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One demo network for the module, rolled back at its end (the tests only read)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            with dealer_scope(DealerScope.everything()):
-                delete_demo()
-                run_demo(customers=CUSTOMERS, seed=5, today=TODAY, parallel=False)
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> Iterator[None]:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=5, today=TODAY)
 
 
 def test_the_demo_keeps_the_number_of_customers_asked_for(db_demo):

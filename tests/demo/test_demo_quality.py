@@ -4,40 +4,16 @@ scored for every dealer, and the dealers' scores differ as their data does."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-
-import pytest
-from django.db import transaction
 
 from dealercrm.core.models import Dealer
-from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.dataquality.models import AuditPolicy, DealerAuditScore, RebateBand
-from dealercrm.demo.runner import delete_demo, run_demo
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 CUSTOMERS = 1500
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One demo network for the module, rolled back at its end (the tests only read)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            with dealer_scope(DealerScope.everything()):
-                delete_demo()
-                run_demo(customers=CUSTOMERS, seed=5, today=TODAY, parallel=False)
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> Iterator[None]:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=5, today=TODAY)
 
 
 def test_the_brand_has_a_policy_and_rebate_bands(db_demo):

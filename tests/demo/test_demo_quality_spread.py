@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-from django.db import transaction
 
 from dealercrm.core.models import Dealer
-from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.dataquality.models import DealerAuditScore, RebateBand
 from dealercrm.dataquality.services.audit import rebate_for
 from dealercrm.demo.generators.quality import DEMO_TIMELINESS_DAYS, DataCare, data_care
 from dealercrm.demo.generators.sales import _late_entry
 from dealercrm.demo.runner import delete_demo, run_demo
 from dealercrm.sales.models import Order
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 LATEST = dt.date(2026, 6, 1)
@@ -35,26 +33,7 @@ def _demo() -> None:
     run_demo(customers=CUSTOMERS, seed=SEED, today=TODAY, parallel=False)
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One small demo network for the module, rolled back at its end."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            with dealer_scope(DealerScope.everything()):
-                delete_demo()
-                _demo()
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> Iterator[None]:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=SEED, today=TODAY)
 
 
 def _scores(period: dt.date | None = None) -> dict[tuple[str, dt.date], float]:

@@ -11,10 +11,8 @@ import hashlib
 import random
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 
 import pytest
-from django.db import transaction
 
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.tenancy import DealerScope, dealer_scope
@@ -38,6 +36,7 @@ from dealercrm.feedback.models import (
 from dealercrm.feedback.services.answering import rating_points
 from dealercrm.sales.models import Order
 from dealercrm.service.models import RepairOrder
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 NOW = dt.datetime(2026, 6, 30, 2, 0, tzinfo=dt.UTC)
@@ -45,26 +44,7 @@ CUSTOMERS = 2000
 MINUTE = dt.timedelta(minutes=1)
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One demo network for the module, rolled back at its end (the tests only read)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            with dealer_scope(DealerScope.everything()):
-                delete_demo()
-                run_demo(customers=CUSTOMERS, seed=11, today=TODAY, parallel=False)
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> Iterator[None]:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=11, today=TODAY)
 
 
 def _complaints() -> list[dict]:

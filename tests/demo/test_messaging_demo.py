@@ -9,14 +9,11 @@ import datetime as dt
 import hashlib
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 
 import pytest
-from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from dealercrm.core.models import Dealer
-from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.customers.models import Consent, Customer
 from dealercrm.demo.generators.messaging import TEMPLATES, short_name
 from dealercrm.demo.runner import delete_demo, run_demo
@@ -31,6 +28,7 @@ from dealercrm.messaging.models import (
 from dealercrm.messaging.rendering import customer_contexts, render, validate_template
 from dealercrm.messaging.sms_length import segments_for, sms_text
 from dealercrm.worklist.models import Task, TaskKind
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 CUSTOMERS = 1500
@@ -39,25 +37,7 @@ SENT = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED,
         MessageStatus.UNDELIVERABLE)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One demo network for the module, in a transaction rolled back at its end (generating
-    takes seconds; the tests only read)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            run_demo(customers=CUSTOMERS, seed=11, today=TODAY, parallel=False)
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> None:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=11, today=TODAY)
 
 
 pytestmark = pytest.mark.usefixtures("db_demo")

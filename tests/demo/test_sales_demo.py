@@ -9,17 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 
 from dealercrm.bookings.models import Booking, Resource
 from dealercrm.core.models import Dealer
-from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.demo.generators.sales import RECENT_OEM_LEADS, RECENT_RELEASE_DAYS
-from dealercrm.demo.runner import run_demo
 from dealercrm.sales.models import (
     Activity,
     Lead,
@@ -36,30 +32,14 @@ from dealercrm.sales.models import (
 from dealercrm.sales.models.leads import ADVERTISING_CHANNELS
 from dealercrm.sales.pricing import QuoteInput, quote_figures, select_tax_rule
 from dealercrm.vehicles.models import Vehicle
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 CUSTOMERS = 3000
 NOW = dt.datetime(2026, 6, 30, 2, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One demo network for the module, rolled back at its end (the tests only read)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            run_demo(customers=CUSTOMERS, seed=5, today=TODAY, parallel=False)
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> Iterator[None]:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=5, today=TODAY)
 
 
 pytestmark = pytest.mark.usefixtures("db_demo")

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 
 from dealercrm.bookings.models import Booking, Resource, ResourceKind
 from dealercrm.care.models import CareRuleSetting, CareRun, SeasonalCheck
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.customers.models import Customer
-from dealercrm.demo.runner import run_demo
 from dealercrm.feedback.models import Complaint
 from dealercrm.service.models import (
     Appointment,
@@ -31,30 +28,14 @@ from dealercrm.service.models import (
 )
 from dealercrm.vehicles.models import MileageReading, Vehicle
 from dealercrm.worklist.models import Task
+from tests.demo.conftest import demo_fixture
 
 TODAY = dt.date(2026, 6, 30)
 NOW = dt.datetime(2026, 6, 30, 2, 0, tzinfo=dt.UTC)
 CUSTOMERS = 3000
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """One demo network for the module, rolled back at its end (the tests only read)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            run_demo(customers=CUSTOMERS, seed=11, today=TODAY, parallel=False)
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
-@pytest.fixture
-def db_demo(demo, db) -> Iterator[None]:
-    with dealer_scope(DealerScope.everything()):
-        yield
+demo = demo_fixture(customers=CUSTOMERS, seed=11, today=TODAY)
 
 
 pytestmark = pytest.mark.usefixtures("db_demo")

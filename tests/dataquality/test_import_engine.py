@@ -358,9 +358,9 @@ def test_a_row_the_database_refuses_is_an_error_and_the_rest_imports(
         assert issue.values["姓名"] == "客户1"
 
 
-# The run's own statements: read it, claim it, re-read it, finish, re-read; on SQLite five more
-# for the page cache and checkpoint settings (read, set two, restore two).
-FIXED_QUERIES = 10
+# The run's own statements: read it, claim it, re-read it, finish, re-read; on SQLite six more
+# for the page cache and checkpoint settings (read two, set two, restore two).
+FIXED_QUERIES = 11
 # Per batch: claim, 3 look-ups (ID hash, phone, VIN), 2 id reservations, the counters, and the
 # savepoints around the batch. The inserts are one executemany / COPY per table, which Django
 # does not log; they are one statement per table by construction (BulkWriter.write).
@@ -630,10 +630,12 @@ def test_a_run_leaves_the_connections_sqlite_settings_as_it_found_them(dealer, i
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         (cache_before,) = cursor.fetchone()
+        cursor.execute("PRAGMA wal_autocheckpoint = 777")  # not the default: restored as found
     run = run_file(dealer, csv_bytes(good_rows(3)))
     assert run.created_count == 3
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         assert cursor.fetchone()[0] == cache_before
         cursor.execute("PRAGMA wal_autocheckpoint")
-        assert cursor.fetchone()[0] == 1000
+        assert cursor.fetchone()[0] == 777
+        cursor.execute("PRAGMA wal_autocheckpoint = 1000")

@@ -468,6 +468,8 @@ def _sqlite_bulk_settings() -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         (cache_size,) = cursor.fetchone()
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (checkpoint_pages,) = cursor.fetchone()
         cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
         cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
     try:
@@ -475,7 +477,7 @@ def _sqlite_bulk_settings() -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
-            cursor.execute("PRAGMA wal_autocheckpoint = 1000")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
 
 
 def _fail(run: ImportRun, reason: str) -> ImportRun:

@@ -175,6 +175,9 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The signed-in user's row, cached between requests (core.user_cache); only in a cache every
+# process shares, so that a deactivation or a role change is in force everywhere at once.
+USER_CACHE_SECONDS = int(os.environ.get("USER_CACHE_SECONDS", "300" if REDIS_URL else "0"))
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "dealercrm.core"
     label = "core"
     verbose_name = _("Organisation")
+
+    def ready(self) -> None:
+        from . import user_cache
+
+        user_cache.connect()

@@ -324,15 +324,10 @@ class RoleBackend:
         return ModelBackend().authenticate(request, username=username, password=password, **kwargs)
 
     def get_user(self, user_id):  # noqa: ANN001
-        from django.contrib.auth import get_user_model
+        from .user_cache import cached_user
 
-        user_model = get_user_model()
-        try:
-            # The page shell shows the dealer on every page: load it with the user.
-            user = user_model._default_manager.select_related("dealer").get(pk=user_id)
-        except user_model.DoesNotExist:
-            return None
-        return user if user.is_active else None
+        user = cached_user(user_id)
+        return user if user is not None and user.is_active else None
 
     def get_all_permissions(self, user_obj, obj=None) -> set[str]:  # noqa: ANN001
         if not user_obj.is_active or user_obj.is_anonymous:

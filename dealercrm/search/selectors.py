@@ -109,9 +109,15 @@ def _branch_template(
             qs = qs.filter(term=_SLOTS["lo"])
         else:
             qs = qs.filter(term__gte=_SLOTS["lo"], term__lt=_SLOTS["hi"])
-        qs = qs.filter(customer__is_deleted=False)
+        # Keys exist only for live customers (deleting or merging a customer drops its keys),
+        # and `_visible_customer_rows` checks again, so only a consultant's branch, which must
+        # see their own customers only, reads the customer row: for a manager or an OEM user
+        # that would be a random heap page per key (720 of 1,044 buffers for an OEM "llw").
         if consultant:
-            qs = qs.filter(customer__assigned_consultant_id=_SLOTS["consultant_id"])
+            qs = qs.filter(
+                customer__is_deleted=False,
+                customer__assigned_consultant_id=_SLOTS["consultant_id"],
+            )
         rows = qs.order_by("term").values_list(
             "customer_id", "kind", "term", "vehicle__plate", "vehicle__vin"
         )[:limit]

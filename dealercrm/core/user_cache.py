@@ -1,0 +1,86 @@
+"""The signed-in user's row (with their dealer), kept in the cache between requests.
+
+Every request loads the user before anything else; on PostgreSQL that query is about 2.3 ms of
+a 6 ms search request (planning the join, building the query, adapting the row). Staff rows
+change rarely and only through `save()` / `delete()` (nothing updates them in bulk), so the row
+is cached and forgotten on any change to the user, their dealer or their department: a changed
+role, a deactivation or a new password is in force on the next request.
+
+Only a cache shared by every process may hold it (Redis: `REDIS_URL`), otherwise one process
+would keep a deactivated user signed in until the entry expired; `USER_CACHE_SECONDS` is 0
+(off) without Redis. The tests turn it on: one process, the cache emptied between tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
+
+from .models import Dealer, Department, User
+
+
+def _key(user_id: int) -> str:
+    return f"auth:user:{user_id}"
+
+
+def cached_user(user_id: int) -> User | None:
+    """The user with their dealer, or None when there is no such user."""
+    seconds = settings.USER_CACHE_SECONDS
+    if seconds:
+        user = cache.get(_key(user_id))
+        if user is not None:
+            return user
+    try:
+        # The page shell shows the dealer on every page: load it with the user.
+        user = User._default_manager.select_related("dealer").get(pk=user_id)
+    except User.DoesNotExist:
+        return None
+    if seconds:
+        cache.set(_key(user_id), user, seconds)
+    return user
+
+
+def forget_users(user_ids: Iterable[int]) -> None:
+    """Drop the cached rows now and again at commit: a request that read the old row before the
+    change committed may have put it back meanwhile."""
+    if not settings.USER_CACHE_SECONDS:
+        return
+    keys = [_key(pk) for pk in user_ids]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def _user_changed(sender, instance: User, **kwargs) -> None:  # noqa: ANN001
+    forget_users([instance.pk])
+
+
+def _staff_of_changed(field: str):  # noqa: ANN202
+    def handler(sender, instance, **kwargs) -> None:  # noqa: ANN001
+        if settings.USER_CACHE_SECONDS and instance.pk is not None:
+            forget_users(
+                User._default_manager.filter(**{field: instance.pk}).values_list("pk", flat=True)
+            )
+
+    return handler
+
+
+_dealer_changed = _staff_of_changed("dealer_id")
+_department_changed = _staff_of_changed("department_id")
+
+
+def connect() -> None:
+    post_save.connect(_user_changed, sender=User, dispatch_uid="user_cache.user.save")
+    post_delete.connect(_user_changed, sender=User, dispatch_uid="user_cache.user.delete")
+    post_save.connect(_dealer_changed, sender=Dealer, dispatch_uid="user_cache.dealer.save")
+    post_save.connect(_department_changed, sender=Department, dispatch_uid="user_cache.dept.save")
+    # Before: deleting a department sets its staff's department to NULL with an UPDATE that
+    # sends no signal for them, and afterwards they can no longer be found by it.
+    pre_delete.connect(
+        _department_changed, sender=Department, dispatch_uid="user_cache.dept.delete"
+    )

@@ -125,6 +125,7 @@ def main() -> None:
                 "rows": result.rows,
                 "total_rows": sum(result.rows.values()),
                 "write_seconds": result.write_seconds,
+                "phase_seconds": result.phase_seconds,
                 "sqlite_bytes": size,
                 "load_average_before": [round(x, 2) for x in load_before],
                 "load_average_after": [round(x, 2) for x in os.getloadavg()],

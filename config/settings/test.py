@@ -9,8 +9,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HUEY = {**HUEY, "immediate": True}  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 AXES_ENABLED = True
-# One process, the cache emptied between tests (tests/conftest.py): the user cache can run.
-USER_CACHE_SECONDS = 300
 # Files of imports and exports made by tests stay out of var/.
 IMPORT_DIR = Path(tempfile.gettempdir()) / "dealercrm-test-imports"  # noqa: F405
 EXPORT_DIR = Path(tempfile.gettempdir()) / "dealercrm-test-exports"  # noqa: F405

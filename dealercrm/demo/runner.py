@@ -63,6 +63,9 @@ class DemoResult:
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
     write_seconds: dict[str, float] = field(default_factory=dict)
+    # Wall seconds of each phase: "load" (generating and writing the chunks), "indexes"
+    # (constraints and indexes rebuilt), "analyze", then "finish:<generator>" per finishing step.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def customers_per_second(self) -> float:
@@ -162,6 +165,7 @@ def run_demo(
     if customers < 0:
         raise ValueError("customers must be 0 or more")
     started = time.perf_counter()
+    phases: dict[str, float] = {}
     with dealer_scope(DealerScope.everything()):
         pools = build_pools(seed)
         org = build_org(seed=seed, pools=pools)
@@ -183,6 +187,7 @@ def run_demo(
         # PostgreSQL loads in one transaction (constraints are dropped for the load, and a
         # failure must bring them back); SQLite commits each chunk, so its WAL stays small.
         whole_run = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
+        mark = time.perf_counter()
         with whole_run, indexes_deferred(bulk_models):
             for size, stages in chunks:
                 with transaction.atomic():
@@ -194,6 +199,8 @@ def run_demo(
                             progress.advance(stage, size / per_stage[stage])
             if progress is not None:
                 progress.start("indexes", 1)
+            phases["load"], mark = time.perf_counter() - mark, time.perf_counter()
+        phases["indexes"], mark = time.perf_counter() - mark, time.perf_counter()
         if progress is not None:
             progress.advance("indexes", 1)
         ctx.ids.reset_sequences()
@@ -205,6 +212,7 @@ def run_demo(
         else:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA optimize")
+        phases["analyze"], mark = time.perf_counter() - mark, time.perf_counter()
         # The finishing hooks (the funnel's roll-up, the forecast and the care engine's first
         # run), one step of the "finishing" bar each.
         finishers = [g for g in CHUNK_GENERATORS if g.finish is not None]
@@ -212,6 +220,10 @@ def run_demo(
             progress.start("finishing", len(finishers))
         for generator in finishers:
             generator.finish(ctx)
+            phases[f"finish:{generator.name}"], mark = (
+                time.perf_counter() - mark,
+                time.perf_counter(),
+            )
             if progress is not None:
                 progress.advance("finishing", 1)
     return DemoResult(
@@ -219,6 +231,7 @@ def run_demo(
         seconds=time.perf_counter() - started,
         rows=dict(sorted(writer.counts.items())),
         write_seconds={k: round(v, 2) for k, v in sorted(writer.seconds.items())},
+        phase_seconds={k: round(v, 2) for k, v in phases.items()},
     )
 
 

@@ -16,6 +16,13 @@ from .factories import DepartmentFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _user_cache_on(settings):
+    """On as with Redis (off by default without it). The tests' locmem cache is one process's
+    and is emptied between tests (tests/conftest.py), as Redis would be shared."""
+    settings.USER_CACHE_SECONDS = 300
+
+
 def _user_queries(client, url: str) -> tuple[int, list[str]]:
     """The response's status and the queries that read the user table."""
     with CaptureQueriesContext(connection) as ctx:

@@ -115,6 +115,11 @@ def test_counts_and_organisation_are_as_asked():
     # Then there are 200 customers, one brand, 3 regions, 12 dealers, some in a group
     assert Customer.objects.unscoped().count() == N
     assert result.rows["customers.Customer"] == N
+    # and the run says how long each phase took, every finishing step by name
+    assert {"load", "indexes", "analyze"} <= set(result.phase_seconds)
+    finishers = {k.removeprefix("finish:") for k in result.phase_seconds if k.startswith("finish:")}
+    assert finishers == {"duplicates", "service", "messages", "sales", "feedback", "quality"}
+    assert all(seconds >= 0 for seconds in result.phase_seconds.values())
     assert Brand.objects.get().code == ref.BRAND_CODE
     assert Region.objects.count() == 3
     dealers = list(Dealer.objects.all())

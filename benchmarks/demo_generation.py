@@ -5,7 +5,8 @@
 
 SQLite runs in a new temporary directory; PostgreSQL in the database "bench_demo" (dropped and
 created again; server from --pg-url). Prints one JSON line: the figures for docs/benchmarks.md,
-with the machine (nproc, CPU model, RAM), the load average around the run and the date.
+with the machine (nproc, CPU model, RAM), the load average around the run and the date, and
+the machine's CPU seconds (all processes, the database server's too) overall and per phase.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,6 +50,72 @@ def machine() -> dict:
 
 def _cpu(before: resource.struct_rusage, after: resource.struct_rusage) -> float:
     return round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """The whole machine's busy and stolen CPU seconds so far (/proc/stat; all processes, the
+    database server's too). Stolen: time the hypervisor gave other guests."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+class CpuSampler:
+    """Machine CPU sampled every 0.5 s, to say how busy both cores were in each phase."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append((time.perf_counter(), *machine_cpu()))
+            if self._stop.wait(0.5):
+                self.samples.append((time.perf_counter(), *machine_cpu()))
+                return
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, start: float, end: float) -> tuple[float, float]:
+        """Busy and stolen CPU seconds from start to end (nearest samples)."""
+
+        def at(moment: float) -> tuple[float, float]:
+            sample = min(self.samples, key=lambda s: abs(s[0] - moment))
+            return sample[1], sample[2]
+
+        (busy0, steal0), (busy1, steal1) = at(start), at(end)
+        return busy1 - busy0, steal1 - steal0
+
+
+SEQUENTIAL_PHASES = ("setup", "load", "indexes", "analyze", "finishing")
+
+
+def phase_cpu(sampler: CpuSampler, started: float, phases: dict[str, float]) -> dict[str, dict]:
+    """Per sequential phase: wall seconds, machine CPU seconds, and how many of the cores that
+    is on average (2.0 = both cores busy throughout)."""
+    report = {}
+    moment = started
+    for phase in SEQUENTIAL_PHASES:
+        if phase not in phases:
+            continue
+        end = moment + phases[phase]
+        busy, steal = sampler.between(moment, end)
+        report[phase] = {
+            "wall": phases[phase],
+            "cpu": round(busy, 1),
+            "cores": round(busy / phases[phase], 2) if phases[phase] else 0.0,
+            "stolen": round(steal, 1),
+        }
+        moment = end
+    return report
 
 
 def fresh_postgresql(url: str) -> None:
@@ -101,11 +169,14 @@ def main() -> None:
     load_before = os.getloadavg()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = run_demo(
-        customers=args.customers, seed=args.seed, today=dt.date.fromisoformat(args.today)
-    )
-    wall = time.perf_counter() - started
+    busy_before, steal_before = machine_cpu()
+    with CpuSampler() as sampler:
+        started = time.perf_counter()
+        result = run_demo(
+            customers=args.customers, seed=args.seed, today=dt.date.fromisoformat(args.today)
+        )
+        wall = time.perf_counter() - started
+    busy_after, steal_after = machine_cpu()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     size = None
@@ -122,6 +193,11 @@ def main() -> None:
                 # The writing process, and the generating child (see dealercrm.demo.runner).
                 "cpu_seconds_writer": _cpu(cpu_before, cpu_after),
                 "cpu_seconds_generator": _cpu(children_before, children_after),
+                # Every process of the machine, the database server's included: at N cores the
+                # run cannot take less than this / N seconds, however it is arranged.
+                "cpu_seconds_machine": round(busy_after - busy_before, 1),
+                "cpu_seconds_stolen": round(steal_after - steal_before, 1),
+                "phase_cpu": phase_cpu(sampler, started, result.phase_seconds),
                 "rows": result.rows,
                 "total_rows": sum(result.rows.values()),
                 "write_seconds": result.write_seconds,

@@ -140,6 +140,9 @@ class ChunkGenerator:
     models: every table it returns rows for (their ids are read before generation starts, and
     their indexes are built after the load).
     finish(ctx): optional, runs in the writing process once everything is written and indexed.
+    finish_after: the generators whose finishing steps must have run before this one's, because
+    it reads what they write (None: every generator before it in CHUNK_GENERATORS). On PostgreSQL, steps that do not depend on
+    each other run at once on two connections (see runner), so declare every dependency.
     """
 
     name: str
@@ -148,6 +151,7 @@ class ChunkGenerator:
     models: tuple[type[models.Model], ...] = ()
     # Run once after the load, with the database (e.g. totals over what every chunk wrote).
     finish: Callable[[DemoContext], None] | None = None
+    finish_after: tuple[str, ...] | None = None
 
 
 class DemoContext:

@@ -184,4 +184,5 @@ DUPLICATES = ChunkGenerator(
     generate_duplicates,
     (CustomerPhone,),
     finish=finish_duplicates,
+    finish_after=(),
 )

@@ -854,4 +854,5 @@ FEEDBACK = ChunkGenerator(
     generate_feedback,
     (ComplaintEvent, SurveyInvitation, SurveyResponse, SurveyAnswer),
     finish=finish_feedback,
+    finish_after=("service",),  # reads the lifecycle stages the care run moves
 )

@@ -950,6 +950,7 @@ MESSAGES = ChunkGenerator(
     generate_messages,
     (Campaign, Message, Task),
     finish=finish_campaigns,
+    finish_after=("service",),  # counts messages, and the care run writes some
 )
 
 __all__ = ["MESSAGES", "TEMPLATES", "messaging_setup", "short_name"]

@@ -114,4 +114,12 @@ def finish_quality(ctx: DemoContext) -> None:
             audit_run(brand_id=ctx.org.brand_id, period=month)
 
 
-QUALITY = ChunkGenerator("quality", "search", generate_quality, (), finish=finish_quality)
+QUALITY = ChunkGenerator(
+    "quality",
+    "search",
+    generate_quality,
+    (),
+    finish=finish_quality,
+    # Audits the duplicate queue; none of the fields it checks is changed by the other steps.
+    finish_after=("duplicates",),
+)

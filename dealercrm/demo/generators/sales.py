@@ -1052,4 +1052,5 @@ SALES = ChunkGenerator(
         Task,
     ),
     finish=finish_sales,
+    finish_after=(),  # rolls up the loaded leads, which no other step writes
 )

@@ -1385,4 +1385,6 @@ SERVICE = ChunkGenerator(
         RescueCall,
     ),
     finish=finish_service,
+    # Reads the loaded history only (not the duplicate queue); the others wait for its care run.
+    finish_after=(),
 )

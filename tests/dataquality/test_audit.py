@@ -8,14 +8,19 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dealercrm.core.models import AuditEvent
+from dealercrm.core.tenancy import DealerScope, dealer_scope
 from dealercrm.dataquality.models import AuditPolicy, DealerAuditScore, DuplicateCandidate
+from dealercrm.dataquality.selectors.audit import failing_records
 from dealercrm.dataquality.services.audit import (
     audit_policy_save,
     audit_run,
+    audit_run_months,
+    policy_for_brand,
     rebate_bands_save,
     rebate_for,
 )
@@ -235,6 +240,78 @@ def test_a_second_run_updates_the_months_rows_and_other_brands_are_left_alone(ne
     # In August: the late August sale counts, September's do not.
     assert august.failures.get("late_sale") == 1
     assert "delivery_before_order" not in august.failures
+
+
+AUGUST, OCTOBER = dt.date(2024, 8, 1), dt.date(2024, 10, 1)
+
+
+def test_several_months_in_one_pass_count_as_each_month_alone(network):
+    brand_id = network["a"].brand_id
+    # When August to October are scored in one run
+    rows = audit_run_months(brand_id=brand_id, periods=[OCTOBER, AUGUST, SEPTEMBER])
+    scores = {(r.dealer_id, r.period): r for r in rows}
+    assert len(scores) == len(rows) == 6
+    # Then each month's failures are exactly the records the drill-down lists for that month,
+    # by that month's own predicates
+    checks = policy_for_brand(brand_id).checks()
+    with dealer_scope(DealerScope.everything()):
+        for (dealer_id, period), row in scores.items():
+            listed = {
+                check.code: failing_records(check, dealer_id=dealer_id, period=period).count()
+                for check in checks
+            }
+            assert row.failures == {code: n for code, n in listed.items() if n}, (dealer_id, period)
+    # and by hand: August has only the late August sale (the rest was entered in September);
+    # October keeps September's records, and its vehicles' faults, but none of its sales
+    a = network["a"].pk
+    assert scores[(a, AUGUST)].failures == {"late_sale": 1}
+    assert scores[(a, AUGUST)].customers == 0
+    assert scores[(a, SEPTEMBER)].failures == EXPECTED_FAILURES_A
+    october = {k: v for k, v in EXPECTED_FAILURES_A.items()}
+    del october["late_sale"], october["delivery_before_order"]
+    assert scores[(a, OCTOBER)].failures == october
+    # and the customer added in October counts from October on
+    b = network["b"].pk
+    assert scores[(b, OCTOBER)].customers == scores[(b, SEPTEMBER)].customers + 1
+    # and a run of one month gives that month's row the same scores
+    alone = {r.dealer_id: r for r in audit_run(brand_id=brand_id, period=SEPTEMBER)}
+    for dealer_id, row in alone.items():
+        together = scores[(dealer_id, SEPTEMBER)]
+        assert (row.score, row.rank, row.failures) == (
+            together.score,
+            together.rank,
+            together.failures,
+        )
+
+
+def test_a_reading_lower_than_an_earlier_one_fails_from_its_own_month_on(network):
+    # Given a car whose reading went down only in October
+    with time_machine.travel(_aware("2024-09-20 10:00:00"), tick=False):
+        owner = CustomerFactory(**HERE, dealer=network["a"], name="周九", gender="male")
+        car = VehicleFactory(dealer=network["a"], owner=owner, ownership=False)
+    MileageReadingFactory(vehicle=car, km=9000, read_on=dt.date(2024, 9, 25))
+    MileageReadingFactory(vehicle=car, km=8000, read_on=dt.date(2024, 10, 3))
+    rows = audit_run_months(brand_id=network["a"].brand_id, periods=[SEPTEMBER, OCTOBER])
+    failures = {r.period: r.failures for r in rows if r.dealer_id == network["a"].pk}
+    # Then it fails in October, not in September (where its one reading was fine)
+    assert failures[SEPTEMBER]["mileage_decreasing"] == 1
+    assert failures[OCTOBER]["mileage_decreasing"] == 2
+
+
+def test_more_months_take_no_more_queries(network, brand):
+    def queries(months: list[dt.date]) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            audit_run_months(brand_id=brand.pk, periods=months)
+        return len(ctx.captured_queries)
+
+    assert queries([SEPTEMBER]) == queries([dt.date(2024, m, 1) for m in range(1, 13)])
+
+
+def test_the_command_scores_several_months(network, brand):
+    call_command("dataquality", "audit", "--period", "2024-10", "--months", "3", verbosity=0)
+    scores = DealerAuditScore.objects.unscoped()
+    assert set(scores.values_list("period", flat=True)) == {AUGUST, SEPTEMBER, OCTOBER}
+    assert scores.count() == 6  # two dealers, three months
 
 
 def test_the_run_takes_the_same_queries_whatever_the_dealers_and_customers(network, brand):

@@ -2,9 +2,11 @@
 every dealer of a brand, and the rebate table for finance.
 
 The run is set-based: one aggregate query per table (customers, phones, vehicles, orders) for
-all the brand's dealers at once — GROUP BY dealer_id with a conditional sum per check — then the
-scores are worked out per dealer in Python (a few numbers per dealer) and upserted in one
-statement. The number of queries does not grow with dealers or customers.
+all the brand's dealers and all the months asked at once — each record's checks are evaluated
+once, and the records are grouped by dealer, by the month that places them and by their checks'
+outcomes — then the scores are worked out per dealer and month in Python (a few numbers each)
+and upserted in one statement. The number of queries grows with neither dealers, customers nor
+months.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from ..models import AuditPolicy, DealerAuditScore, RebateBand
 from ..models.audit import DEFAULT_REQUIRED_FIELDS, DEFAULT_WEIGHTS
 from .audit_checks import (
     DIMENSIONS,
+    PLACEMENTS,
     REQUIRED_FIELD_CHOICES,
     TABLE_MODELS,
     Check,
     all_checks,
-    period_filter_sql,
 )
 
 Progress = Callable[[int, int, str], None]
@@ -284,22 +286,6 @@ def rebate_for(score: float | Decimal | None, bands: Sequence[RebateBand | Band]
 # --- the run ------------------------------------------------------------------------------------
 
 
-def _aggregate_sql(table: str, checks: list[Check]) -> str:
-    model = TABLE_MODELS[table]
-    name = connection.ops.quote_name(model._meta.db_table)
-    dealers = connection.ops.quote_name(Dealer._meta.db_table)
-    columns = ["COUNT(*)"]
-    for check in checks:
-        columns.append(f"SUM(CASE WHEN {check.applies_sql()} THEN 1 ELSE 0 END)")
-        columns.append(f"SUM({check.failing_sql()})")
-    return (
-        f"SELECT {name}.dealer_id, {', '.join(columns)} FROM {name}"  # noqa: S608
-        f" WHERE {name}.dealer_id IN (SELECT id FROM {dealers} WHERE brand_id = %(brand)s"
-        f" AND is_active = %(true)s) AND {period_filter_sql(table)}"
-        f" GROUP BY {name}.dealer_id"
-    )
-
-
 @dataclass
 class DealerCounts:
     """What the run counted for one dealer: records per table, and per check checked / failed."""
@@ -313,15 +299,125 @@ class DealerCounts:
 AUDIT_WORK_MEM = "256MB"
 
 
+def months_values(periods: Sequence[dt.date]) -> dict[str, Any]:
+    """Named values for the months (sorted): start_<i>, end_<i>, end_at_<i>, and the shared ones."""
+    values: dict[str, Any] = {}
+    for index, period in enumerate(periods):
+        for name, value in period_values(period).items():
+            values[f"{name}_{index}" if name in ("start", "end", "end_at") else name] = value
+    return values
+
+
+def _month_of(column: str, months: int, *, cumulative: bool, timestamp: bool) -> str:
+    """The index of the month a date falls in (cumulative: the first month it is before the end
+    of), NULL for none."""
+    end = "end_at" if timestamp else "end"
+    if cumulative:
+        whens = [f"WHEN {column} < %({end}_{i})s THEN {i}" for i in range(months)]
+    else:
+        whens = [
+            f"WHEN {column} >= %(start_{i})s AND {column} < %({end}_{i})s THEN {i}"
+            for i in range(months)
+        ]
+    return f"CASE {' '.join(whens)} END"
+
+
+def _months_sql(table: str, checks: list[Check], months: int) -> str:
+    """One pass over the table for every month: rows (dealer, month, one value per check's
+    applies and fails, count). A plain check's values are 0/1 for the record; a `since` check's
+    are the month of its first checked / failing day (NULL: none), joined per record."""
+    model = TABLE_MODELS[table]
+    name = connection.ops.quote_name(model._meta.db_table)
+    dealers = connection.ops.quote_name(Dealer._meta.db_table)
+    placement = PLACEMENTS[table]
+    date = placement.date.format(t=name)
+    joins = []
+    if placement.by_customer:
+        customers = connection.ops.quote_name(TABLE_MODELS["customer"]._meta.db_table)
+        joins.append(
+            f"JOIN {customers} c ON c.id = {name}.customer_id AND c.is_deleted = %(false)s"
+        )
+    values = []
+    for index, check in enumerate(checks):
+        if check.since:
+            joins.append(
+                f"LEFT JOIN ({check.since_sql()}) s{index} ON s{index}.record_id = {name}.id"
+            )
+            for column in ("applies_on", "fails_on"):
+                values.append(
+                    _month_of(f"s{index}.{column}", months, cumulative=True, timestamp=False)
+                )
+        else:
+            values.append(f"CASE WHEN {check.applies_sql()} THEN 1 ELSE 0 END")
+            values.append(check.failing_sql())
+    last = months - 1
+    if placement.cumulative:
+        scope = f"{date} < %(end_at_{last})s"
+    else:
+        scope = f"{date} >= %(start_0)s AND {date} < %(end_{last})s"
+    where = [
+        f"{name}.dealer_id IN (SELECT id FROM {dealers} WHERE brand_id = %(brand)s"
+        " AND is_active = %(true)s)",
+        scope,
+    ]
+    if placement.where:
+        where.append(placement.where.format(t=name))
+    month = _month_of(date, months, cumulative=placement.cumulative, timestamp=placement.cumulative)
+    columns = ", ".join(f"{value} AS v{i}" for i, value in enumerate(values))
+    grouped = ", ".join(f"q.v{i}" for i in range(len(values)))
+    return (
+        f"SELECT q.dealer_id, q.month, {grouped}, COUNT(*) FROM ("  # noqa: S608
+        f"SELECT {name}.dealer_id AS dealer_id, {month} AS month, {columns}"
+        f" FROM {name} {' '.join(joins)} WHERE {' AND '.join(where)}) q"
+        f" WHERE q.month IS NOT NULL GROUP BY q.dealer_id, q.month, {grouped}"
+    )
+
+
+def _add_group(
+    table: str,
+    checks: list[Check],
+    row: Sequence[Any],
+    tallies: dict[int, dict[tuple[str, str], list[int]]],
+    months: int,
+) -> None:
+    """Add one group of the months query to the dealer's tallies (per (kind, name): a count per
+    month in which the records were placed, checked or failed)."""
+    dealer_id, month, *outcomes, count = row
+    dealer = tallies.setdefault(dealer_id, {})
+
+    def add(key: tuple[str, str], at: int | None) -> None:
+        if at is not None:
+            dealer.setdefault(key, [0] * months)[at] += count
+
+    add(("records", table), month)
+    for index, check in enumerate(checks):
+        applies, fails = outcomes[2 * index], outcomes[2 * index + 1]
+        if check.since:
+            # From the later of the record's own month and the check's first day.
+            add(("checked", check.code), None if applies is None else max(month, applies))
+            add(("failed", check.code), None if fails is None else max(month, fails))
+        else:
+            add(("checked", check.code), month if applies else None)
+            add(("failed", check.code), month if fails else None)
+
+
 def count_checks(
-    *, brand_id: int, period: dt.date, checks: list[Check], progress: Progress | None = None
-) -> dict[int, DealerCounts]:
-    """One aggregate query per table, for every active dealer of the brand."""
-    values = {**period_values(period), "brand": brand_id, "true": True, "dealer": 0}
+    *,
+    brand_id: int,
+    periods: Sequence[dt.date],
+    checks: list[Check],
+    progress: Progress | None = None,
+) -> dict[dt.date, dict[int, DealerCounts]]:
+    """Per month (first days), per active dealer of the brand: the counts. One query per table
+    for all the months."""
+    periods = sorted({month_start(p) for p in periods})
+    months = len(periods)
+    values = {**months_values(periods), "brand": brand_id, "true": True, "dealer": 0}
     by_table: dict[str, list[Check]] = {}
     for check in checks:
         by_table.setdefault(check.table, []).append(check)
-    counts: dict[int, DealerCounts] = {}
+    # (dealer) -> (kind, name) -> per month
+    tallies: dict[int, dict[tuple[str, str], list[int]]] = {}
     tables = [t for t in TABLE_MODELS if t in by_table]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -330,16 +426,30 @@ def count_checks(
             cursor.execute(f"SET LOCAL work_mem = '{AUDIT_WORK_MEM}'")
         for step, table in enumerate(tables, start=1):
             table_checks = by_table[table]
-            sql, params = bind(_aggregate_sql(table, table_checks), values)
+            sql, params = bind(_months_sql(table, table_checks, months), values)
             cursor.execute(sql, params)
             for row in cursor.fetchall():
-                dealer_counts = counts.setdefault(row[0], DealerCounts({}, {}, {}))
-                dealer_counts.records[table] = row[1]
-                for index, check in enumerate(table_checks):
-                    dealer_counts.checked[check.code] = int(row[2 + 2 * index] or 0)
-                    dealer_counts.failed[check.code] = int(row[3 + 2 * index] or 0)
+                _add_group(table, table_checks, row, tallies, months)
             if progress is not None:
                 progress(step, len(tables), table)
+    table_of = {check.code: check.table for check in checks}
+    counts: dict[dt.date, dict[int, DealerCounts]] = {p: {} for p in periods}
+    for dealer_id, dealer in tallies.items():
+        for (kind, key), per_month in dealer.items():
+            # What exists by a month's end counts in it and every later one; orders only in
+            # their own month.
+            cumulative = PLACEMENTS[key if kind == "records" else table_of[key]].cumulative
+            running = 0
+            for index, period in enumerate(periods):
+                running = (running if cumulative else 0) + per_month[index]
+                dealer_counts = counts[period].setdefault(dealer_id, DealerCounts({}, {}, {}))
+                getattr(dealer_counts, kind)[key] = running
+    # A dealer with records in some month only is there in the others too; one with none in a
+    # month is left out of it (as it would be by a query of that month alone).
+    for period in periods:
+        for dealer_id in list(counts[period]):
+            if not any(counts[period][dealer_id].records.values()):
+                del counts[period][dealer_id]
     return counts
 
 
@@ -378,11 +488,14 @@ def competition_ranks(scores: dict[int, float]) -> dict[int, int]:
     return ranks
 
 
-def audit_run(
-    *, brand_id: int, period: dt.date, progress: Progress | None = None
+def audit_run_months(
+    *, brand_id: int, periods: Sequence[dt.date], progress: Progress | None = None
 ) -> list[DealerAuditScore]:
-    """Score every active dealer of the brand for the month of `period`; upsert the scores."""
-    period = month_start(period)
+    """Score every active dealer of the brand for each month of `periods` (any day of the
+    month); upsert the scores. One pass per table for all the months."""
+    periods = sorted({month_start(p) for p in periods})
+    if not periods:
+        return []
     policy = policy_for_brand(brand_id)
     checks = policy.checks()
     dealer_ids = list(
@@ -390,40 +503,50 @@ def audit_run(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    counts = count_checks(brand_id=brand_id, period=period, checks=checks, progress=progress)
+    counts = count_checks(brand_id=brand_id, periods=periods, checks=checks, progress=progress)
     now = timezone.now()
-    rows: dict[int, DealerAuditScore] = {}
-    for dealer_id in dealer_ids:
-        dealer_counts = counts.get(dealer_id)
-        dimensions = dimension_scores(dealer_counts, checks)
-        failures = {}
-        if dealer_counts is not None:
-            failures = {
-                c.code: dealer_counts.failed[c.code]
-                for c in checks
-                if dealer_counts.failed.get(c.code)
-            }
-        rows[dealer_id] = DealerAuditScore(
-            dealer_id=dealer_id,
-            period=period,
-            **dimensions,
-            score=weighted_score(dimensions, policy.weights),
-            customers=dealer_counts.records.get("customer", 0) if dealer_counts else 0,
-            failures=failures,
-            weights=policy.weights,
-            computed_at=now,
-        )
-    ranks = competition_ranks({d: row.score for d, row in rows.items()})
-    for dealer_id, row in rows.items():
-        row.rank = ranks[dealer_id]
-        row.ranked_of = len(rows)
+    scores: list[DealerAuditScore] = []
+    for period in periods:
+        rows: dict[int, DealerAuditScore] = {}
+        for dealer_id in dealer_ids:
+            dealer_counts = counts[period].get(dealer_id)
+            dimensions = dimension_scores(dealer_counts, checks)
+            failures = {}
+            if dealer_counts is not None:
+                failures = {
+                    c.code: dealer_counts.failed[c.code]
+                    for c in checks
+                    if dealer_counts.failed.get(c.code)
+                }
+            rows[dealer_id] = DealerAuditScore(
+                dealer_id=dealer_id,
+                period=period,
+                **dimensions,
+                score=weighted_score(dimensions, policy.weights),
+                customers=dealer_counts.records.get("customer", 0) if dealer_counts else 0,
+                failures=failures,
+                weights=policy.weights,
+                computed_at=now,
+            )
+        ranks = competition_ranks({d: row.score for d, row in rows.items()})
+        for dealer_id, row in rows.items():
+            row.rank = ranks[dealer_id]
+            row.ranked_of = len(rows)
+        scores.extend(rows.values())
     fields = [*DIMENSIONS, "score", "rank", "ranked_of", "customers", "failures", "weights"]
     # A network write: the brand's dealers, whoever (job, command, OEM admin) runs it.
     with transaction.atomic(), dealer_scope(DealerScope.for_dealers(dealer_ids, is_network=True)):
         DealerAuditScore.objects.bulk_create(
-            list(rows.values()),
+            scores,
             update_conflicts=True,
             unique_fields=["dealer", "period"],
             update_fields=[*fields, "computed_at"],
         )
-    return list(rows.values())
+    return scores
+
+
+def audit_run(
+    *, brand_id: int, period: dt.date, progress: Progress | None = None
+) -> list[DealerAuditScore]:
+    """Score every active dealer of the brand for the month of `period`; upsert the scores."""
+    return audit_run_months(brand_id=brand_id, periods=[period], progress=progress)

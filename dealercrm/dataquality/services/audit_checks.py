@@ -9,6 +9,12 @@ aggregate query and Django's own query of the model. Rows are limited to the per
 and vehicles that existed at its end (the state of their fields is the current one; there is no
 history of fields), orders delivered within it, readings and ownerships begun before its end.
 
+A check whose answer depends on more than the record's own date (a mileage reading lower than an
+earlier one: only once both readings are before the period's end) gives `since`: a subquery with,
+per record, the first day from which it is checked and the first from which it fails. Its
+`applies` and `fails` are derived from that, and several months are counted in one pass
+(services.audit.count_checks) by placing each record and each such day in a month.
+
 SQL is portable between SQLite and PostgreSQL except pattern matching (GLOB / POSIX regular
 expressions), string search (instr / strpos) and date arithmetic, which `Dialect` gives per engine.
 """
@@ -107,6 +113,23 @@ class Check:
     label: Promise
     fails: str
     applies: str = ""
+    # SELECT … AS record_id, … AS applies_on, … AS fails_on (dates; see the module's docstring).
+    since: str = ""
+
+    @classmethod
+    def from_since(cls, *, code: str, dimension: str, table: str, label: Promise, since: str):  # noqa: ANN206
+        """A check that holds from a day on: checked once `applies_on`, failing once `fails_on`
+        is before the period's end."""
+        first = f"{{t}}.id IN (SELECT s.record_id FROM ({since}) s WHERE s.{{column}} < %(end)s)"
+        return cls(
+            code=code,
+            dimension=dimension,
+            table=table,
+            label=label,
+            applies=first.replace("{column}", "applies_on"),
+            fails=first.replace("{column}", "fails_on"),
+            since=since,
+        )
 
     def model(self):  # noqa: ANN201
         return TABLE_MODELS[self.table]
@@ -120,6 +143,9 @@ class Check:
     def failing_sql(self) -> str:
         """A 0/1 expression: the record is checked and fails."""
         return f"CASE WHEN ({self.applies_sql()}) AND ({self.fails_sql()}) THEN 1 ELSE 0 END"
+
+    def since_sql(self) -> str:
+        return _sql(self.since, self.table)
 
 
 # --- completeness: the fields the brand requires ------------------------------------------------
@@ -326,40 +352,39 @@ def consistency_checks() -> list[Check]:
     # vehicle: a reading lower than the highest of the readings of EARLIER days (GROUPS frame:
     # same-day readings are not before one another); an ownership starting before an earlier
     # one (by start) ended. Ownerships are [started_on, ended_on): a handover day is not two.
-    readings = f"FROM {_READINGS} r WHERE r.dealer_id IN ({{dealers}}) AND r.read_on < %(end)s"
-    mileage_down = (
-        "{t}.id IN (SELECT m.vehicle_id FROM (SELECT r.vehicle_id, r.km, MAX(r.km) OVER ("
+    # Each frame looks back only, so a row's verdict is the same whatever comes after it: a
+    # vehicle fails in every period ending after its first failing row (the `since` days).
+    readings = (
+        "SELECT m.vehicle_id AS record_id, MIN(m.read_on) AS applies_on,"
+        " MIN(CASE WHEN m.km < m.earlier_max THEN m.read_on END) AS fails_on"
+        " FROM (SELECT r.vehicle_id, r.read_on, r.km, MAX(r.km) OVER ("
         "PARTITION BY r.vehicle_id ORDER BY r.read_on"
         " GROUPS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_max"
-        f" {readings}) m WHERE m.km < m.earlier_max)"
+        f" FROM {_READINGS} r WHERE r.dealer_id IN ({{dealers}})) m GROUP BY m.vehicle_id"
     )
-    has_readings = f"{{t}}.id IN (SELECT r.vehicle_id {readings})"
     ownerships = (
-        f"FROM {_OWNERSHIPS} o WHERE o.dealer_id IN ({{dealers}}) AND o.started_on < %(end)s"
-    )
-    owners_overlap = (
-        "{t}.id IN (SELECT w.vehicle_id FROM (SELECT o.vehicle_id, o.started_on,"
+        "SELECT w.vehicle_id AS record_id, MIN(w.started_on) AS applies_on,"
+        " MIN(CASE WHEN w.earlier_end > w.started_on THEN w.started_on END) AS fails_on"
+        " FROM (SELECT o.vehicle_id, o.started_on,"
         " MAX(COALESCE(o.ended_on, %(forever)s)) OVER (PARTITION BY o.vehicle_id"
         " ORDER BY o.started_on, o.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-        f" AS earlier_end {ownerships}) w WHERE w.earlier_end > w.started_on)"
+        f" AS earlier_end FROM {_OWNERSHIPS} o WHERE o.dealer_id IN ({{dealers}})) w"
+        " GROUP BY w.vehicle_id"
     )
-    has_owners = f"{{t}}.id IN (SELECT o.vehicle_id {ownerships})"
     return [
-        Check(
+        Check.from_since(
             code="mileage_decreasing",
             dimension="consistency",
             table="vehicle",
             label=_("Mileage reading lower than an earlier one"),
-            applies=has_readings,
-            fails=mileage_down,
+            since=readings,
         ),
-        Check(
+        Check.from_since(
             code="overlapping_owners",
             dimension="consistency",
             table="vehicle",
             label=_("Two owners at the same time"),
-            applies=has_owners,
-            fails=owners_overlap,
+            since=ownerships,
         ),
         Check(
             code="delivery_before_order",
@@ -385,16 +410,43 @@ def all_checks(*, required_fields: list[str], timeliness_days: int) -> list[Chec
 
 # --- the records a check looks at in a period ---------------------------------------------------
 
-# Which rows of each table belong to the period; joins the customer for phones.
-PERIOD_FILTERS = {
-    "customer": "{t}.is_deleted = %(false)s AND {t}.created_at < %(end_at)s",
-    "phone": f"EXISTS (SELECT 1 FROM {_CUSTOMERS} c WHERE c.id = {{t}}.customer_id"
-    " AND c.is_deleted = %(false)s AND c.created_at < %(end_at)s)",
-    "vehicle": "{t}.created_at < %(end_at)s",
-    "order": "{t}.delivered_on >= %(start)s AND {t}.delivered_on < %(end)s"
-    " AND {t}.stage <> 'cancelled'",
+
+@dataclass(frozen=True)
+class Placement:
+    """How a table's records fall into periods.
+
+    date: the column that places a record ({t}'s, or `c.` for its customer's); a timestamp when
+    `cumulative` (the record counts in every period ending after it: it exists from then on),
+    else a date (the record counts in the month it falls in only). where: the records counted
+    at all. by_customer: the date is the customer's (a phone exists as long as its customer).
+    """
+
+    date: str
+    cumulative: bool
+    where: str = ""
+    by_customer: bool = False
+
+    def period_filter(self) -> str:
+        """The records of one period (%(start)s, %(end)s, %(end_at)s)."""
+        if self.cumulative:
+            in_period = f"{self.date} < %(end_at)s"
+        else:
+            in_period = f"{self.date} >= %(start)s AND {self.date} < %(end)s"
+        if self.by_customer:
+            in_period = (
+                f"EXISTS (SELECT 1 FROM {_CUSTOMERS} c WHERE c.id = {{t}}.customer_id"
+                f" AND c.is_deleted = %(false)s AND {in_period})"
+            )
+        return f"{self.where} AND {in_period}" if self.where else in_period
+
+
+PLACEMENTS = {
+    "customer": Placement("{t}.created_at", cumulative=True, where="{t}.is_deleted = %(false)s"),
+    "phone": Placement("c.created_at", cumulative=True, by_customer=True),
+    "vehicle": Placement("{t}.created_at", cumulative=True),
+    "order": Placement("{t}.delivered_on", cumulative=False, where="{t}.stage <> 'cancelled'"),
 }
 
 
 def period_filter_sql(table: str) -> str:
-    return _sql(PERIOD_FILTERS[table], table)
+    return _sql(PLACEMENTS[table].period_filter(), table)

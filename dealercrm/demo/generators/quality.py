@@ -93,7 +93,7 @@ def finish_quality(ctx: DemoContext) -> None:
     from dealercrm.dataquality.models.audit import DEFAULT_WEIGHTS
     from dealercrm.dataquality.services.audit import (
         audit_policy_save,
-        audit_run,
+        audit_run_months,
         month_start,
         previous_months,
         rebate_bands_save,
@@ -110,8 +110,8 @@ def finish_quality(ctx: DemoContext) -> None:
             timeliness_days=DEMO_TIMELINESS_DAYS,
         )
         rebate_bands_save(actor=admin, brand_id=ctx.org.brand_id, bands=DEMO_BANDS)
-        for month in previous_months(month_start(ctx.today), TREND_MONTHS):
-            audit_run(brand_id=ctx.org.brand_id, period=month)
+        months = previous_months(month_start(ctx.today), TREND_MONTHS)
+        audit_run_months(brand_id=ctx.org.brand_id, periods=months)
 
 
 QUALITY = ChunkGenerator(

@@ -162,7 +162,11 @@ class Command(BaseCommand):
         from dealercrm.core.models import Brand
         from dealercrm.core.tenancy import dealer_scope
         from dealercrm.dataquality.selectors.audit import parse_period
-        from dealercrm.dataquality.services.audit import audit_run, month_start, previous_months
+        from dealercrm.dataquality.services.audit import (
+            audit_run_months,
+            month_start,
+            previous_months,
+        )
 
         period, error = parse_period(options["period"])
         if error:
@@ -192,18 +196,15 @@ class Command(BaseCommand):
                 disable=options["verbosity"] == 0,
             ) as progress:
                 for brand_id, code in brand_rows:
-                    # One step per table pass of every month.
-                    task = progress.add_task(code, total=len(months) * 4)
-                    for month in months:
+                    # One step per table: each pass counts every month.
+                    task = progress.add_task(code, total=4)
 
-                        def report(
-                            done: int, total: int, table: str, task: int = task, label: str = ""
-                        ) -> None:
-                            progress.update(task, advance=1, description=label)
+                    def report(done: int, total: int, table: str, task: int = task) -> None:
+                        progress.update(task, completed=done, total=total)
 
-                        report.__defaults__ = (task, f"{code} {month:%Y-%m}")
-
-                        scored += len(audit_run(brand_id=brand_id, period=month, progress=report))
+                    scored += len(
+                        audit_run_months(brand_id=brand_id, periods=months, progress=report)
+                    )
         if options["verbosity"] > 0:
             console.print(
                 _("%(scores)d dealer scores over %(months)d months; %(seconds).1f s.")

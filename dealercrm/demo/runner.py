@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.apps import apps
 from django.db import DatabaseError, connection, connections, models, transaction
@@ -160,6 +160,52 @@ def _can_fork() -> bool:
 FINISH_CONNECTIONS = 2
 
 
+def _in_worker(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` made to run in a worker thread as it would here: with this thread's dealer
+    scope (a context variable) and language, on the worker's own connection, closed after."""
+    context = contextvars.copy_context()
+    language = translation.get_language()
+
+    def run(*args: Any) -> Any:
+        try:
+            with translation.override(language):
+                return context.copy().run(function, *args)
+        finally:
+            connections.close_all()  # the worker thread's own
+
+    return run
+
+
+def _analyze(*, at_once: bool) -> None:
+    """Fresh statistics, so the planner knows the tables are no longer empty, before the
+    finishing steps, whose queries read the new rows. At once: the tables, largest first, dealt
+    to two connections in turn (ANALYZE is one process's work per table)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA optimize")
+        return
+    if not at_once:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables"
+            " ORDER BY pg_total_relation_size(relid) DESC, 1"
+        )
+        tables = [name for (name,) in cursor.fetchall()]
+
+    @_in_worker
+    def analyze(names: list[str]) -> None:
+        with connection.cursor() as cursor:
+            for name in names:
+                cursor.execute(f"ANALYZE {name}")
+
+    shares = [tables[i::FINISH_CONNECTIONS] for i in range(FINISH_CONNECTIONS)]
+    with ThreadPoolExecutor(FINISH_CONNECTIONS, thread_name_prefix="demo-analyze") as pool:
+        list(pool.map(analyze, shares))
+
+
 def finish_dependencies(generators: Sequence[ChunkGenerator]) -> dict[str, tuple[str, ...]]:
     """Each finishing step's prerequisites: the earlier finishing steps it waits for."""
     dependencies: dict[str, tuple[str, ...]] = {}
@@ -195,17 +241,11 @@ def _run_finishers(
             finished(generator.name, time.perf_counter() - started)
         return
     dependencies = finish_dependencies(finishers)
-    # The threads see this thread's dealer scope (a context variable) and language.
-    context = contextvars.copy_context()
-    language = translation.get_language()
 
+    @_in_worker
     def run(generator: ChunkGenerator) -> float:
         started = time.perf_counter()
-        try:
-            with translation.override(language):
-                context.copy().run(generator.finish, ctx)
-        finally:
-            connections.close_all()  # this thread's own connections
+        generator.finish(ctx)
         return time.perf_counter() - started
 
     pending = list(finishers)
@@ -242,8 +282,8 @@ def run_demo(
 
     Same seed, today and chunk size → same data, in one process or two. `parallel` (default:
     when there is more than one chunk and the platform can fork) generates in a child process
-    and, on PostgreSQL outside a caller's transaction, runs the finishing steps that do not
-    depend on each other at once.
+    and, on PostgreSQL outside a caller's transaction, analyzes the tables and runs the finishing
+    steps that do not depend on each other on two connections at once.
     """
     if customers < 0:
         raise ValueError("customers must be 0 or more")
@@ -295,14 +335,12 @@ def run_demo(
         if progress is not None:
             progress.advance("indexes", 1)
         ctx.ids.reset_sequences()
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Fresh statistics, so the planner knows the tables are no longer empty — before
-                # the finishing steps, whose queries (the funnel roll-up) read the new rows.
-                cursor.execute("ANALYZE")
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA optimize")
+        # Other connections see the load only once it is committed, so not in a caller's
+        # transaction (tests); SQLite has one writer at a time, so there is nothing to gain.
+        at_once = bool(
+            parallel and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
+        _analyze(at_once=at_once)
         lap("analyze")
         # The finishing hooks (the funnel's roll-up, the forecast and the care engine's first
         # run), one step of the "finishing" bar each.
@@ -315,11 +353,6 @@ def run_demo(
             if progress is not None:
                 progress.advance("finishing", 1)
 
-        # Other connections see the load only once it is committed, so not in a caller's
-        # transaction (tests); SQLite has one writer at a time, so there is nothing to gain.
-        at_once = bool(
-            parallel and connection.vendor == "postgresql" and not connection.in_atomic_block
-        )
         _run_finishers(ctx, finishers, at_once=at_once, finished=finished)
         lap("finishing")
     return DemoResult(

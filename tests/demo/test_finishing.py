@@ -13,6 +13,7 @@ from django.db import connection
 from dealercrm.care.models import CareOccurrence
 from dealercrm.core.models import Dealer
 from dealercrm.core.tenancy import DealerScope, dealer_scope, get_current_scope
+from dealercrm.customers.models import Customer
 from dealercrm.dataquality.models import DealerAuditScore, DuplicateCandidate
 from dealercrm.demo.generators import CHUNK_GENERATORS, ChunkGenerator
 from dealercrm.demo.runner import _run_finishers, delete_demo, finish_dependencies, run_demo
@@ -126,6 +127,17 @@ def finishing_digest() -> str:
     return h.hexdigest()
 
 
+def analyze_counts() -> dict[str, int]:
+    """How many times the customers' and the invitations' tables have been analyzed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables WHERE relname = ANY(%s)"
+            " ORDER BY relname",
+            [[Customer._meta.db_table, SurveyInvitation._meta.db_table]],
+        )
+        return dict(cursor.fetchall())
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL only: SQLite finishes one at a time"
 )
@@ -137,10 +149,15 @@ def test_finishing_at_once_makes_what_one_after_another_makes():
         first = finishing_digest()
         assert DealerAuditScore.objects.unscoped().exists()
         delete_demo()
+        analyzed = analyze_counts()
         # When the same network is finished with independent steps at once
         both = run_demo(customers=240, seed=4, today=TODAY, chunk_size=120, parallel=True)
         # Then the finishing steps made the same, and every step reported its time
         assert finishing_digest() == first
+        # and the tables were analyzed again (on the two connections) before they ran
+        after = analyze_counts()
+        assert len(after) == 2
+        assert all(after[table] > analyzed[table] for table in after)
         assert {k for k in both.phase_seconds if k.startswith("finish:")} == {
             k for k in serial.phase_seconds if k.startswith("finish:")
         }

@@ -22,6 +22,12 @@ Adding a generator (leads, service visits, complaints …) takes three steps:
 - append it to `CHUNK_GENERATORS` below, after the generators whose facts it reads;
 - give it a stage: one of `STAGES` (each stage is a progress bar), or a new one added there.
 
+A generator may also have a `finish(ctx)` step, run with the database once everything is loaded
+and indexed (totals, roll-ups, the care engine's first run). Give it `finish_after`: the
+finishing steps whose results it reads. On PostgreSQL the steps that do not depend on each other
+run at once on two connections, so an undeclared dependency would make the data differ from run
+to run; without `finish_after` a step waits for every step before it.
+
 Generation may run in a forked child process while the parent writes (see runner): a
 generator must not touch the database; everything it needs is in `ctx` (org, pools, ids).
 

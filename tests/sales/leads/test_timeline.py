@@ -48,3 +48,16 @@ def test_the_timeline_pages_by_before(dealer, manager, consultant):
     newest = lead_timeline(lead.customer, limit=1, before=None)
     older = lead_timeline(lead.customer, limit=10, before=newest[0].occurred_at)
     assert all(e.occurred_at < newest[0].occurred_at for e in older)
+
+
+def test_the_lead_events_are_found_through_the_leads_dealer_and_customer_index(
+    dealer, manager, django_assert_num_queries
+):
+    # The lead index is (dealer, customer): with the customer alone the query walked the whole
+    # index (25 ms a 360 page at 1,000,000 customers).
+    lead = lead_create(actor=manager, dealer_id=dealer.pk, channel="phone", name="郑爽")
+    with django_assert_num_queries(1) as captured:
+        lead_timeline(lead.customer, limit=10, before=None)
+    sql = captured.captured_queries[0]["sql"]
+    assert f'"sales_lead"."dealer_id" = {dealer.pk}' in sql
+    assert f'"sales_lead"."customer_id" = {lead.customer_id}' in sql

@@ -8,7 +8,10 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from .models import Interaction
         from .selectors import interaction_timeline
-        from .timeline import register_timeline_provider
+        from .timeline import TimelineRows, register_timeline_provider
 
-        register_timeline_provider(interaction_timeline)
+        register_timeline_provider(
+            interaction_timeline, rows=TimelineRows(Interaction, "occurred_at")
+        )

@@ -318,7 +318,8 @@ def customer_360(
     timeline_limit: int = TIMELINE_PAGE,
     today: datetime.date | None = None,
 ) -> Customer360:
-    """The 360 page's data: 5 queries plus one per timeline provider, whatever the history."""
+    """The 360 page's data: 5 queries plus the timeline's (at most one per provider, and one
+    more), whatever the history."""
     customer = get_customer_for_user(user, customer_id)
     today = today or timezone.localdate()
     vehicles = list(

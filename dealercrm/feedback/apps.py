@@ -8,14 +8,15 @@ class FeedbackConfig(AppConfig):
     verbose_name = _("Complaints and satisfaction")
 
     def ready(self) -> None:
-        from dealercrm.customers.timeline import register_timeline_provider
+        from dealercrm.customers.timeline import TimelineRows, register_timeline_provider
 
+        from .models import Complaint
         from .services import alerts, scores
         from .survey_events import register_response_listener
         from .survey_timeline import survey_timeline
         from .timeline import complaint_timeline
 
-        register_timeline_provider(complaint_timeline)
+        register_timeline_provider(complaint_timeline, rows=TimelineRows(Complaint, "created_at"))
         register_timeline_provider(survey_timeline)
         # The rollup first, so a failing alert never leaves the dashboard behind.
         register_response_listener(scores.on_response_recorded)

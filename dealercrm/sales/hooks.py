@@ -8,16 +8,18 @@ from __future__ import annotations
 
 
 def register() -> None:
-    from dealercrm.customers.timeline import register_timeline_provider
+    from dealercrm.customers.timeline import TimelineRows, register_timeline_provider
 
+    from .models import Activity, Order, TestDrive
     from .services import orders
     from .timeline import activity_timeline, lead_timeline, order_timeline, test_drive_timeline
     from .workspace import register_panels
 
     register_timeline_provider(lead_timeline)
-    register_timeline_provider(activity_timeline)
-    register_timeline_provider(test_drive_timeline)
-    register_timeline_provider(order_timeline)
+    # The others are one entry per row: the timeline asks them only for what it will show.
+    register_timeline_provider(activity_timeline, rows=TimelineRows(Activity, "occurred_at"))
+    register_timeline_provider(test_drive_timeline, rows=TimelineRows(TestDrive, "starts_at"))
+    register_timeline_provider(order_timeline, rows=TimelineRows(Order, "created_at"))
     # A delay task done with the customer reached counts as "customer told".
     orders.register_task_hooks()
     # Leads waiting for a first response, follow-ups due, losses to approve.

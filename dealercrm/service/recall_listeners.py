@@ -32,16 +32,17 @@ def on_recall_task_closed(task) -> None:  # noqa: ANN001
 
 
 def register() -> None:
-    from dealercrm.customers.timeline import register_timeline_provider
+    from dealercrm.customers.timeline import TimelineRows, register_timeline_provider
     from dealercrm.worklist.services import register_task_completion_hook
 
     from .events import register_repair_order_listener
+    from .models import RescueCall
     from .services.recalls import TASK_SOURCE_KIND
 
     register_repair_order_listener("closed", on_repair_order_closed)
     register_task_completion_hook(TASK_SOURCE_KIND, on_recall_task_closed)
     register_timeline_provider(recall_timeline)
-    register_timeline_provider(rescue_timeline)
+    register_timeline_provider(rescue_timeline, rows=TimelineRows(RescueCall, "called_at"))
 
 
 # --- the customer 360 timeline (one query each) -----------------------------------------------

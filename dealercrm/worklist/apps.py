@@ -8,11 +8,12 @@ class WorklistConfig(AppConfig):
     verbose_name = _("Worklist")
 
     def ready(self) -> None:
-        from dealercrm.customers.timeline import register_timeline_provider
+        from dealercrm.customers.timeline import TimelineRows, register_timeline_provider
 
+        from .models import Task
         from .timeline import task_timeline
 
-        register_timeline_provider(task_timeline)
+        register_timeline_provider(task_timeline, rows=TimelineRows(Task, "created_at"))
 
         from dealercrm.core.workspace_panels import register_workspace_panel
 

@@ -101,3 +101,27 @@ def test_workspace_query_count_includes_the_shell(client, make_user, django_asse
     client.force_login(make_user(Role.DEALER_ADMIN))
     with django_assert_max_num_queries(12):
         client.get(reverse("core:workspace"))
+
+
+def _menu(client, user, url_name: str = "core:workspace") -> str:  # noqa: ANN001
+    client.force_login(user)
+    html = client.get(reverse(url_name)).content.decode()
+    start = html.index('id="shell-menu"')
+    return html[start : html.index("</header>", start)]
+
+
+def test_the_menu_is_the_roles_in_the_users_language_and_marks_the_section(client, make_user):
+    # The menu is rendered once per role, language and section, then reused: each user must
+    # still get their own role's menu, in their own language, with their page's section marked.
+    consultant = make_user(Role.SALES_CONSULTANT)
+    admin = make_user(Role.DEALER_ADMIN, language="en")
+    for _round in range(2):  # the second round reads the remembered menus
+        consultant_menu = _menu(client, consultant)
+        assert "我的任务" in consultant_menu and "审计日志" not in consultant_menu
+        admin_menu = _menu(client, admin)
+        assert "Audit log" in admin_menu and "My tasks" not in admin_menu
+        assert "我的" not in admin_menu
+    customers_page = _menu(client, consultant, "customers:list")
+    assert customers_page.count(' active"') == 1
+    assert 'aria-current="page"' in customers_page.split("客户</span>")[0].rsplit("<li", 1)[1]
+    assert 'aria-current="page"' not in consultant_menu.split("客户</span>")[0].rsplit("<li", 1)[1]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from dealercrm.core.models import User
 from dealercrm.core.permissions import DEALER_ROLES, Perm, Role
+from dealercrm.core.prepared import PreparedQuery
 from dealercrm.vehicles.models import Vehicle
 
 from .lunar_birthdays import lunar_birthday_in_chinese, next_lunar_birthday
@@ -35,7 +36,7 @@ from .models import (
     SourceChannel,
     Tag,
 )
-from .timeline import TimelineEntry, customer_timeline
+from .timeline import ProviderQuery, TimelineEntry, customer_timeline
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
@@ -220,18 +221,26 @@ def interaction_entry(interaction: Interaction) -> TimelineEntry:
     )
 
 
+def _interactions(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    rows = (
+        Interaction.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+        .select_related("author")
+        .order_by("-occurred_at", "-id")
+    )
+    return rows if before is None else rows.filter(occurred_at__lt=before)
+
+
+_INTERACTIONS = ProviderQuery(_interactions)
+
+
 def interaction_timeline(
     customer: Customer, *, limit: int, before: datetime.datetime | None = None
 ) -> list[TimelineEntry]:
     """Timeline provider of the customers app: notes, calls, visits, messages. One query."""
-    qs = (
-        Interaction.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-        .select_related("author")
-        .order_by("-occurred_at", "-id")
-    )
-    if before is not None:
-        qs = qs.filter(occurred_at__lt=before)
-    return [interaction_entry(interaction) for interaction in qs[:limit]]
+    return [
+        interaction_entry(interaction)
+        for interaction in _INTERACTIONS(customer, limit=limit, before=before)
+    ]
 
 
 # --- the 360 page -------------------------------------------------------------------------------
@@ -271,11 +280,44 @@ def years_between(born: datetime.date, today: datetime.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+# The 360 page's own queries, prepared (compiled once; see dealercrm.core.prepared): the ORM's
+# building of each cost more than the database's answer.
+_OF_A_CUSTOMER = {"dealer_id": int, "customer_id": int}
+_CONSENTS = PreparedQuery(
+    lambda dealer_id, customer_id: Consent.objects.filter(
+        dealer_id=dealer_id, customer_id=customer_id
+    ),
+    params=_OF_A_CUSTOMER,
+)
+_TAGS = PreparedQuery(
+    lambda dealer_id, customer_id: (
+        CustomerTag.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+        .select_related("tag")
+        .order_by("tag__name")
+    ),
+    params=_OF_A_CUSTOMER,
+)
+_PHONES = PreparedQuery(
+    lambda dealer_id, customer_id: CustomerPhone.objects.filter(
+        dealer_id=dealer_id, customer_id=customer_id
+    ).order_by("-is_primary", "id"),
+    params=_OF_A_CUSTOMER,
+)
+_VEHICLES = PreparedQuery(
+    lambda dealer_id, customer_id: (
+        Vehicle.objects.filter(dealer_id=dealer_id, owner_id=customer_id)
+        .select_related("car_model")
+        .order_by("-purchase_date", "-id")
+    ),
+    params=_OF_A_CUSTOMER,
+)
+
+
 def customer_consents(customer: Customer) -> list[ConsentRow]:
     """One row per channel, in the channels' order, "never asked" where nothing is recorded."""
     recorded = {
         consent.channel: consent
-        for consent in Consent.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
+        for consent in _CONSENTS(dealer_id=customer.dealer_id, customer_id=customer.pk)
     }
     rows = []
     for channel in ConsentChannel:
@@ -293,22 +335,11 @@ def customer_consents(customer: Customer) -> list[ConsentRow]:
 
 
 def customer_tags(customer: Customer) -> list[Tag]:
-    return [
-        link.tag
-        for link in CustomerTag.objects.filter(
-            dealer_id=customer.dealer_id, customer_id=customer.pk
-        )
-        .select_related("tag")
-        .order_by("tag__name")
-    ]
+    return [link.tag for link in _TAGS(dealer_id=customer.dealer_id, customer_id=customer.pk)]
 
 
 def customer_phones(customer: Customer) -> list[CustomerPhone]:
-    return list(
-        CustomerPhone.objects.filter(
-            dealer_id=customer.dealer_id, customer_id=customer.pk
-        ).order_by("-is_primary", "id")
-    )
+    return _PHONES(dealer_id=customer.dealer_id, customer_id=customer.pk)
 
 
 def customer_360(
@@ -322,11 +353,7 @@ def customer_360(
     more), whatever the history."""
     customer = get_customer_for_user(user, customer_id)
     today = today or timezone.localdate()
-    vehicles = list(
-        Vehicle.objects.filter(dealer_id=customer.dealer_id, owner_id=customer.pk)
-        .select_related("car_model")
-        .order_by("-purchase_date", "-id")
-    )
+    vehicles = _VEHICLES(dealer_id=customer.dealer_id, customer_id=customer.pk)
     # timeline_limit=0: the parts of the page that do not show the timeline skip its queries.
     timeline = customer_timeline(customer, limit=timeline_limit + 1) if timeline_limit else []
     data = Customer360(

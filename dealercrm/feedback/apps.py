@@ -13,11 +13,11 @@ class FeedbackConfig(AppConfig):
         from .models import Complaint
         from .services import alerts, scores
         from .survey_events import register_response_listener
-        from .survey_timeline import survey_timeline
+        from .survey_timeline import survey_timeline, survey_times
         from .timeline import complaint_timeline
 
         register_timeline_provider(complaint_timeline, rows=TimelineRows(Complaint, "created_at"))
-        register_timeline_provider(survey_timeline)
+        register_timeline_provider(survey_timeline, rows=survey_times)
         # The rollup first, so a failing alert never leaves the dashboard behind.
         register_response_listener(scores.on_response_recorded)
         register_response_listener(alerts.on_response_recorded)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, Q, QuerySet, When
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry, TimelineQueries
 
-from .models import SurveyChannel, SurveyInvitation, SurveyKind
+from .models import SurveyChannel, SurveyInvitation, SurveyKind, SurveyResponse
 
 
 def _scores(nps: int | None, csi: float | None) -> str:
@@ -23,21 +23,19 @@ def _scores(nps: int | None, csi: float | None) -> str:
     return ", ".join(parts)
 
 
-def survey_timeline(
-    customer,  # noqa: ANN001 — a customers.Customer
-    *,
-    limit: int,
-    before: datetime.datetime | None,
-) -> list[TimelineEntry]:
-    """Each invitation gives "survey sent" (when a message went out) and, once answered,
-    "survey answered" with its NPS and CSI; a low score is marked. One query: the invitations
-    with their response joined."""
-    qs = SurveyInvitation.objects.filter(
-        dealer_id=customer.dealer_id, customer_id=customer.pk
-    ).filter(Q(sent_at__isnull=False) | Q(response__isnull=False))
+def _invitations(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = SurveyInvitation.objects.filter(dealer_id=dealer_id, customer_id=customer_id).filter(
+        Q(sent_at__isnull=False) | Q(response__isnull=False)
+    )
+    sent, answered = F("sent_at"), F("response__answered_at")
     if before is not None:
         qs = qs.filter(Q(sent_at__lt=before) | Q(response__answered_at__lt=before))
-    rows = qs.order_by(Coalesce("response__answered_at", "sent_at").desc(), "-id").values(
+        sent = Case(When(sent_at__lt=before, then=sent))
+        answered = Case(When(response__answered_at__lt=before, then=answered))
+    # By each invitation's newest entry still shown: the `limit` newest entries are among the
+    # `limit` invitations whose newest is newest (Greatest of both, whichever is missing).
+    newest = Greatest(Coalesce(answered, sent), Coalesce(sent, answered))
+    return qs.order_by(newest.desc(), "-id").values(
         "kind",
         "channel",
         "sent_at",
@@ -50,9 +48,23 @@ def survey_timeline(
         "response__is_low",
         "response__entered_by__display_name",
         "response__entered_by__username",
-    )[:limit]
+    )
+
+
+_INVITATIONS = ProviderQuery(_invitations)
+
+
+def survey_timeline(
+    customer,  # noqa: ANN001 — a customers.Customer
+    *,
+    limit: int,
+    before: datetime.datetime | None,
+) -> list[TimelineEntry]:
+    """Each invitation gives "survey sent" (when a message went out) and, once answered,
+    "survey answered" with its NPS and CSI; a low score is marked. One query: the invitations
+    with their response joined."""
     entries: list[TimelineEntry] = []
-    for row in rows:
+    for row in _INVITATIONS(customer, limit=limit, before=before):
         kind = SurveyKind(row["kind"]).label
         title = row["version__questionnaire__title"] or ""
         if row["response__id"] is not None and (
@@ -93,3 +105,20 @@ def survey_timeline(
             )
     entries.sort(key=lambda e: e.occurred_at, reverse=True)
     return entries[:limit]
+
+
+def _survey_times(dealer_id: int, customer_id: int) -> list[QuerySet]:
+    """The times of survey_timeline's entries: sent, and answered (TimelineQueries)."""
+    return [
+        SurveyInvitation.objects.filter(
+            dealer_id=dealer_id, customer_id=customer_id, sent_at__isnull=False
+        ).annotate(timeline_at=F("sent_at")),
+        SurveyResponse.objects.filter(
+            dealer_id=dealer_id,
+            invitation__dealer_id=dealer_id,
+            invitation__customer_id=customer_id,
+        ).annotate(timeline_at=F("answered_at")),
+    ]
+
+
+survey_times = TimelineQueries(_survey_times)

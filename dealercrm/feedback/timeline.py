@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry
 
 from .models import Complaint, ComplaintCategory, ComplaintChannel, ComplaintStatus
 
@@ -26,16 +27,11 @@ def _outcome(row: dict) -> str:
     return "; ".join(parts)
 
 
-def complaint_timeline(
-    customer,  # noqa: ANN001 — a customers.Customer
-    *,
-    limit: int,
-    before: datetime.datetime | None,
-) -> list[TimelineEntry]:
-    qs = Complaint.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
+def _complaints(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = Complaint.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
     if before is not None:
         qs = qs.filter(created_at__lt=before)
-    rows = qs.order_by("-created_at", "-id").values(
+    return qs.order_by("-created_at", "-id").values(
         "id",
         "created_at",
         "category",
@@ -46,9 +42,20 @@ def complaint_timeline(
         "reopen_count",
         "created_by__display_name",
         "created_by__username",
-    )[:limit]
+    )
+
+
+_COMPLAINTS = ProviderQuery(_complaints)
+
+
+def complaint_timeline(
+    customer,  # noqa: ANN001 — a customers.Customer
+    *,
+    limit: int,
+    before: datetime.datetime | None,
+) -> list[TimelineEntry]:
     entries = []
-    for row in rows:
+    for row in _COMPLAINTS(customer, limit=limit, before=before):
         outcome = _outcome(row)
         title = _("Complaint: %(category)s (%(status)s)") % {
             "category": ComplaintCategory(row["category"]).label,

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
+from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry
 
 from .models import Channel, Message, MessageStatus
 
@@ -146,6 +147,16 @@ def message_entry(row: dict, url: str = "") -> TimelineEntry:
     )
 
 
+def _messages(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = Message.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    return qs.order_by("-created_at", "-id").values(*_FIELDS)
+
+
+_MESSAGES = ProviderQuery(_messages)
+
+
 def message_timeline(
     customer,  # noqa: ANN001 — a customers.Customer
     *,
@@ -153,9 +164,6 @@ def message_timeline(
     before: datetime.datetime | None,
 ) -> list[TimelineEntry]:
     """Timeline provider of the messaging app: both directions, one query, newest first."""
-    qs = Message.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-    if before is not None:
-        qs = qs.filter(created_at__lt=before)
     url = _detail_url()
-    rows = qs.order_by("-created_at", "-id").values(*_FIELDS)[:limit]
+    rows = _MESSAGES(customer, limit=limit, before=before)
     return [message_entry(row, url(row["id"])) for row in rows]

@@ -12,11 +12,17 @@ def register() -> None:
 
     from .models import Activity, Order, TestDrive
     from .services import orders
-    from .timeline import activity_timeline, lead_timeline, order_timeline, test_drive_timeline
+    from .timeline import (
+        activity_timeline,
+        lead_event_times,
+        lead_timeline,
+        order_timeline,
+        test_drive_timeline,
+    )
     from .workspace import register_panels
 
-    register_timeline_provider(lead_timeline)
-    # The others are one entry per row: the timeline asks them only for what it will show.
+    # The timeline asks each only for what it will show (customers.timeline, point 3).
+    register_timeline_provider(lead_timeline, rows=lead_event_times)
     register_timeline_provider(activity_timeline, rows=TimelineRows(Activity, "occurred_at"))
     register_timeline_provider(test_drive_timeline, rows=TimelineRows(TestDrive, "starts_at"))
     register_timeline_provider(order_timeline, rows=TimelineRows(Order, "created_at"))

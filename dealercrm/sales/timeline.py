@@ -5,8 +5,14 @@ Providers are registered in hooks.register(); each topic's selectors module impl
 
 from __future__ import annotations
 
-from .selectors.leads import activity_timeline, lead_timeline
+from .selectors.leads import activity_timeline, lead_event_times, lead_timeline
 from .selectors.orders import order_timeline
 from .selectors.test_drives import test_drive_timeline
 
-__all__ = ["activity_timeline", "lead_timeline", "order_timeline", "test_drive_timeline"]
+__all__ = [
+    "activity_timeline",
+    "lead_event_times",
+    "lead_timeline",
+    "order_timeline",
+    "test_drive_timeline",
+]

@@ -5,9 +5,11 @@ Registered by hooks.register()."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from dealercrm.core.tenancy import dealer_scope
+from dealercrm.customers.timeline import ProviderQuery
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,11 @@ def on_recall_task_closed(task) -> None:  # noqa: ANN001
 
 
 def register() -> None:
-    from dealercrm.customers.timeline import TimelineRows, register_timeline_provider
+    from dealercrm.customers.timeline import (
+        TimelineQueries,
+        TimelineRows,
+        register_timeline_provider,
+    )
     from dealercrm.worklist.services import register_task_completion_hook
 
     from .events import register_repair_order_listener
@@ -41,34 +47,42 @@ def register() -> None:
 
     register_repair_order_listener("closed", on_repair_order_closed)
     register_task_completion_hook(TASK_SOURCE_KIND, on_recall_task_closed)
-    register_timeline_provider(recall_timeline)
+    register_timeline_provider(recall_timeline, rows=TimelineQueries(_recall_times))
     register_timeline_provider(rescue_timeline, rows=TimelineRows(RescueCall, "called_at"))
 
 
 # --- the customer 360 timeline (one query each) -----------------------------------------------
 
 
+def _recalls(dealer_id: int, customer_id: int, before: datetime.datetime | None):  # noqa: ANN202
+    from django.db.models.functions import Coalesce
+
+    from .models import RecallVehicle
+
+    rows = (
+        RecallVehicle.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+        .select_related("campaign", "vehicle")
+        .annotate(at=Coalesce("completed_at", "notified_at", "created_at"))
+        .order_by("-at", "-id")
+    )
+    return rows if before is None else rows.filter(at__lt=before)
+
+
+_RECALLS = ProviderQuery(_recalls)
+
+
 def recall_timeline(customer, *, limit: int, before=None):  # noqa: ANN001, ANN201
     """Recall notices of the customer's cars, with where each stands. One query."""
-    from django.db.models.functions import Coalesce
     from django.urls import reverse
     from django.utils.translation import gettext as _
 
     from dealercrm.customers.timeline import TimelineEntry
 
-    from .models import RecallStatus, RecallVehicle
+    from .models import RecallStatus
 
-    rows = (
-        RecallVehicle.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-        .select_related("campaign", "vehicle")
-        .annotate(at=Coalesce("completed_at", "notified_at", "created_at"))
-        .order_by("-at", "-id")
-    )
-    if before is not None:
-        rows = rows.filter(at__lt=before)
     icons = {RecallStatus.COMPLETED: "circle-check", RecallStatus.UNREACHABLE: "phone-off"}
     entries = []
-    for row in rows[:limit]:
+    for row in _RECALLS(customer, limit=limit, before=before):
         car = row.vehicle.plate or row.vin
         entries.append(
             TimelineEntry(
@@ -86,6 +100,28 @@ def recall_timeline(customer, *, limit: int, before=None):  # noqa: ANN001, ANN2
     return entries
 
 
+def _recall_times(dealer_id: int, customer_id: int):  # noqa: ANN202
+    """The times of recall_timeline's entries (TimelineQueries)."""
+    from django.db.models.functions import Coalesce
+
+    from .models import RecallVehicle
+
+    rows = RecallVehicle.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+    return [rows.annotate(timeline_at=Coalesce("completed_at", "notified_at", "created_at"))]
+
+
+def _rescues(dealer_id: int, customer_id: int, before: datetime.datetime | None):  # noqa: ANN202
+    from .models import RescueCall
+
+    rows = RescueCall.objects.filter(dealer_id=dealer_id, customer_id=customer_id).order_by(
+        "-called_at", "-id"
+    )
+    return rows if before is None else rows.filter(called_at__lt=before)
+
+
+_RESCUES = ProviderQuery(_rescues)
+
+
 def rescue_timeline(customer, *, limit: int, before=None):  # noqa: ANN001, ANN201
     """Roadside rescues of the customer. One query."""
     from django.urls import reverse
@@ -93,15 +129,8 @@ def rescue_timeline(customer, *, limit: int, before=None):  # noqa: ANN001, ANN2
 
     from dealercrm.customers.timeline import TimelineEntry
 
-    from .models import RescueCall
-
-    rows = RescueCall.objects.filter(
-        dealer_id=customer.dealer_id, customer_id=customer.pk
-    ).order_by("-called_at", "-id")
-    if before is not None:
-        rows = rows.filter(called_at__lt=before)
     entries = []
-    for row in rows[:limit]:
+    for row in _RESCUES(customer, limit=limit, before=before):
         outcome = row.get_outcome_display() if row.outcome else row.get_status_display()
         entries.append(
             TimelineEntry(

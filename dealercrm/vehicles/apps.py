@@ -10,7 +10,7 @@ class VehiclesConfig(AppConfig):
     def ready(self) -> None:
         from dealercrm.customers.timeline import register_timeline_provider
 
-        from .timeline import mileage_timeline, ownership_timeline
+        from .timeline import mileage_timeline, mileage_times, ownership_timeline, ownership_times
 
-        register_timeline_provider(ownership_timeline)
-        register_timeline_provider(mileage_timeline)
+        register_timeline_provider(ownership_timeline, rows=ownership_times)
+        register_timeline_provider(mileage_timeline, rows=mileage_times)

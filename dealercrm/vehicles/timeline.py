@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import (
+    ProviderQuery,
+    TimelineEntry,
+    TimelineQueries,
+    local_midnight,
+)
 
 from .models import MileageReading, Vehicle, VehicleOwnership
 
@@ -38,31 +42,31 @@ def _describe(vehicle: Vehicle) -> str:
     return f"{vehicle.plate} · {name}" if vehicle.plate else name
 
 
+def _ownerships(dealer_id: int, customer_id: int, before: datetime.date | None) -> QuerySet:
+    rows = (
+        VehicleOwnership.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+        .select_related("vehicle", "vehicle__car_model")
+        .order_by("-started_on", "-id")
+    )
+    return rows if before is None else rows.filter(started_on__lt=before)
+
+
+_OWNERSHIPS = ProviderQuery(_ownerships, bound=_day_bound)
+
+
 def ownership_timeline(
     customer,
     *,
     limit: int,
     before: datetime.datetime | None,  # noqa: ANN001
 ) -> list[TimelineEntry]:
-    """Bought / took over a vehicle, its delivery, handing it on. One query."""
-    rows = (
-        VehicleOwnership.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-        .select_related("vehicle", "vehicle__car_model")
-        # The newest event of a row is the latest of its dates: the `limit` rows with the newest
-        # such date hold the newest `limit` events.
-        .annotate(
-            newest=Greatest(
-                "started_on",
-                Coalesce("ended_on", "started_on"),
-                Coalesce("vehicle__delivery_date", "started_on"),
-            )
-        )
-        .order_by("-newest", "-id")
-    )
-    if before is not None:
-        rows = rows.filter(started_on__lt=_day_bound(before))
+    """Bought / took over a vehicle, its delivery, handing it on. One query.
+
+    All the customer's ownerships are read (a handful): a row's events straddle `before`, so
+    only the events themselves, not the rows, can be cut to the newest `limit`."""
     entries: list[TimelineEntry] = []
-    for row in rows[:limit]:
+    # limit=None: every row (ProviderQuery slices by `limit`, and [:None] is no LIMIT).
+    for row in _OWNERSHIPS(customer, limit=None, before=before):
         vehicle = row.vehicle
         url = reverse("vehicles:detail", args=[vehicle.pk])
         car = _describe(vehicle)
@@ -112,6 +116,48 @@ def ownership_timeline(
     return entries[:limit]
 
 
+def _ownership_times(dealer_id: int, customer_id: int) -> list[QuerySet]:
+    """The times of ownership_timeline's three kinds of entries (TimelineQueries)."""
+    rows = VehicleOwnership.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+    delivered = Q(vehicle__delivery_date__gte=F("started_on")) & (
+        Q(ended_on__isnull=True) | Q(vehicle__delivery_date__lte=F("ended_on"))
+    )
+    return [
+        rows.annotate(timeline_at=local_midnight("started_on")),
+        rows.filter(delivered).annotate(timeline_at=local_midnight("vehicle__delivery_date")),
+        rows.filter(ended_on__isnull=False).annotate(timeline_at=local_midnight("ended_on")),
+    ]
+
+
+ownership_times = TimelineQueries(_ownership_times, uses_dates=True)
+
+
+def _during_ownership(dealer_id: int, customer_id: int) -> Q:
+    """Readings taken while the customer owned the car."""
+    return Q(
+        vehicle__ownerships__customer_id=customer_id,
+        vehicle__ownerships__dealer_id=dealer_id,
+        read_on__gte=F("vehicle__ownerships__started_on"),
+    ) & (
+        Q(vehicle__ownerships__ended_on__isnull=True)
+        | Q(read_on__lte=F("vehicle__ownerships__ended_on"))
+    )
+
+
+def _readings(dealer_id: int, customer_id: int, before: datetime.date | None) -> QuerySet:
+    readings = (
+        MileageReading.objects.filter(
+            _during_ownership(dealer_id, customer_id), dealer_id=dealer_id
+        )
+        .select_related("vehicle", "vehicle__car_model")
+        .order_by("-read_on", "-id")
+    )
+    return readings if before is None else readings.filter(read_on__lt=before)
+
+
+_READINGS = ProviderQuery(_readings, bound=_day_bound)
+
+
 def mileage_timeline(
     customer,
     *,
@@ -119,23 +165,8 @@ def mileage_timeline(
     before: datetime.datetime | None,  # noqa: ANN001
 ) -> list[TimelineEntry]:
     """Odometer readings of the customer's cars, taken while they owned them. One query."""
-    during_ownership = Q(
-        vehicle__ownerships__customer_id=customer.pk,
-        vehicle__ownerships__dealer_id=customer.dealer_id,
-        read_on__gte=F("vehicle__ownerships__started_on"),
-    ) & (
-        Q(vehicle__ownerships__ended_on__isnull=True)
-        | Q(read_on__lte=F("vehicle__ownerships__ended_on"))
-    )
-    readings = (
-        MileageReading.objects.filter(during_ownership, dealer_id=customer.dealer_id)
-        .select_related("vehicle", "vehicle__car_model")
-        .order_by("-read_on", "-id")
-    )
-    if before is not None:
-        readings = readings.filter(read_on__lt=_day_bound(before))
     entries = []
-    for reading in readings[:limit]:
+    for reading in _READINGS(customer, limit=limit, before=before):
         entries.append(
             TimelineEntry(
                 occurred_at=_at(reading.read_on),
@@ -148,3 +179,13 @@ def mileage_timeline(
             )
         )
     return entries
+
+
+mileage_times = TimelineQueries(
+    lambda dealer_id, customer_id: [
+        MileageReading.objects.filter(
+            _during_ownership(dealer_id, customer_id), dealer_id=dealer_id
+        ).annotate(timeline_at=local_midnight("read_on"))
+    ],
+    uses_dates=True,
+)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from dealercrm.core.models import User
 from dealercrm.core.permissions import Perm
 from dealercrm.core.tenancy import dealer_scope
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry
 
 from ..models import Order, OrderMilestone, OrderStage
 from ..models.orders import ORDER_STAGE_SEQUENCE, OrderQuerySet
@@ -267,17 +267,11 @@ def order_for_tracking(tracking_token: str) -> Order:
 # --- the customer 360 timeline ----------------------------------------------------------------
 
 
-def order_timeline(
-    customer,  # noqa: ANN001 — a customers.Customer
-    *,
-    limit: int,
-    before: datetime.datetime | None,
-) -> list[TimelineEntry]:
-    """Timeline provider: the customer's orders (placed, or delivered), one query."""
-    qs = Order.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
+def _orders(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = Order.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
     if before is not None:
         qs = qs.filter(created_at__lt=before)
-    rows = qs.order_by("-created_at", "-id").values(
+    return qs.order_by("-created_at", "-id").values(
         "id",
         "number",
         "stage",
@@ -291,9 +285,21 @@ def order_timeline(
         "colour",
         "created_by__display_name",
         "created_by__username",
-    )[:limit]
+    )
+
+
+_ORDERS = ProviderQuery(_orders)
+
+
+def order_timeline(
+    customer,  # noqa: ANN001 — a customers.Customer
+    *,
+    limit: int,
+    before: datetime.datetime | None,
+) -> list[TimelineEntry]:
+    """Timeline provider: the customer's orders (placed, or delivered), one query."""
     entries = []
-    for row in rows:
+    for row in _ORDERS(customer, limit=limit, before=before):
         stage = OrderStage(row["stage"])
         if stage == OrderStage.DELIVERED and row["delivered_on"]:
             body = _("Delivered on %(date)s.") % {"date": row["delivered_on"].isoformat()}

@@ -12,6 +12,7 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +24,7 @@ from dealercrm.core.models import User
 from dealercrm.core.permissions import Perm
 from dealercrm.customers.contact_masking import mask_phone
 from dealercrm.customers.selectors import with_customer_phone
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry
 
 from ..models import Lead, SalesPolicy, TestDrive, TestDriveStatus
 from ..models.leads import CLOSED_STAGES
@@ -343,6 +344,16 @@ def test_drive_calendar(
 # --- the customer timeline --------------------------------------------------------------------
 
 
+def _test_drives(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = TestDrive.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+    if before is not None:
+        qs = qs.filter(starts_at__lt=before)
+    return qs.select_related("demo_car__car_model", "consultant").order_by("-starts_at", "-id")
+
+
+_TEST_DRIVES = ProviderQuery(_test_drives)
+
+
 def test_drive_timeline(
     customer,
     *,
@@ -350,14 +361,8 @@ def test_drive_timeline(
     before: datetime.datetime | None,  # noqa: ANN001
 ) -> list[TimelineEntry]:
     """The customer's test drives on the 360 timeline, newest first, in one query."""
-    qs = TestDrive.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-    if before is not None:
-        qs = qs.filter(starts_at__lt=before)
-    rows = qs.select_related("demo_car__car_model", "consultant").order_by("-starts_at", "-id")[
-        :limit
-    ]
     entries = []
-    for td in rows:
+    for td in _TEST_DRIVES(customer, limit=limit, before=before):
         car = td.demo_car.name
         if td.demo_car.car_model_id:
             car = f"{td.demo_car.name} · {td.demo_car.car_model}"

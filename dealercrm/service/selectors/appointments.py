@@ -13,6 +13,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +24,7 @@ from dealercrm.bookings.services import dealer_time_zone
 from dealercrm.core.models import User
 from dealercrm.customers.contact_masking import mask_phone
 from dealercrm.customers.selectors import with_customer_phone
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry
 
 from ..models import Appointment, AppointmentStatus
 from ..models.records import AppointmentQuerySet
@@ -424,6 +425,16 @@ def todays_appointments(user: User, today: datetime.date, *, limit: int) -> list
     )
 
 
+def _appointments(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = Appointment.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+    if before is not None:
+        qs = qs.filter(starts_at__lt=before)
+    return qs.select_related("vehicle", "advisor").order_by("-starts_at", "-id")
+
+
+_APPOINTMENTS = ProviderQuery(_appointments)
+
+
 def appointment_timeline(
     customer,
     *,
@@ -431,12 +442,8 @@ def appointment_timeline(
     before: datetime.datetime | None,  # noqa: ANN001
 ) -> list[TimelineEntry]:
     """The customer's service appointments on the 360 timeline, newest first (one query)."""
-    qs = Appointment.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-    if before is not None:
-        qs = qs.filter(starts_at__lt=before)
-    rows = qs.select_related("vehicle", "advisor").order_by("-starts_at", "-id")[:limit]
     entries = []
-    for appointment in rows:
+    for appointment in _APPOINTMENTS(customer, limit=limit, before=before):
         title = _("Service appointment (%(status)s): %(kind)s") % {
             "status": appointment.get_status_display(),
             "kind": appointment.get_kind_display(),

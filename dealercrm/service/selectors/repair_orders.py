@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from dealercrm.bookings.services import dealer_time_zone
 from dealercrm.core.models import User
-from dealercrm.customers.timeline import TimelineEntry
+from dealercrm.customers.timeline import ProviderQuery, TimelineEntry
 from dealercrm.vehicles.models import MileageReading, Vehicle
 
 from ..models import RepairOrder, RepairOrderLine, RepairOrderStatus
@@ -137,6 +138,16 @@ def open_repair_orders(user: User, *, limit: int) -> list[RepairOrder]:
     )
 
 
+def _repair_orders(dealer_id: int, customer_id: int, before: datetime.datetime | None) -> QuerySet:
+    qs = RepairOrder.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
+    if before is not None:
+        qs = qs.filter(opened_at__lt=before)
+    return qs.select_related("advisor").order_by("-opened_at", "-id")
+
+
+_REPAIR_ORDERS = ProviderQuery(_repair_orders)
+
+
 def repair_order_timeline(
     customer,
     *,
@@ -144,12 +155,8 @@ def repair_order_timeline(
     before: datetime.datetime | None,  # noqa: ANN001
 ) -> list[TimelineEntry]:
     """The customer's repair orders on the 360 timeline, newest first (one query)."""
-    qs = RepairOrder.objects.filter(dealer_id=customer.dealer_id, customer_id=customer.pk)
-    if before is not None:
-        qs = qs.filter(opened_at__lt=before)
-    rows = qs.select_related("advisor").order_by("-opened_at", "-id")[:limit]
     entries = []
-    for ro in rows:
+    for ro in _REPAIR_ORDERS(customer, limit=limit, before=before):
         title = _("Repair order %(number)s (%(status)s): %(kind)s") % {
             "number": ro.number,
             "status": ro.get_status_display(),

@@ -19,14 +19,19 @@ small interface:
 "older" link passes the last entry's ``occurred_at`` as ``before``. Titles and bodies are plain
 text (templates escape them); ``url`` links the entry to its page.
 
-3. Optionally, when the provider's entries are exactly the customer's rows of one model, one
-   entry per row at one datetime column (the model filtered by ``dealer_id`` and ``customer_id``
-   and nothing else), say so: ``register_timeline_provider(task_timeline,
-   rows=TimelineRows(Task, "created_at"))``. The timeline then first reads, in one query for all
-   such providers, the times of the newest ``limit`` rows, and asks only the providers that hold
-   some of them, each for as many as it holds. Most customers have entries from a few sources,
-   so the 360 page runs a few queries instead of one per provider (the ORM's building of each
-   query costs more than the database's answer).
+3. Say when its entries happen, so the timeline asks it only for what the page will show:
+   ``register_timeline_provider(task_timeline, rows=TimelineRows(Task, "created_at"))`` when
+   the entries are the customer's rows of one model, one per row at one datetime column (the
+   model filtered by ``dealer_id`` and ``customer_id`` and nothing else); otherwise
+   ``rows=TimelineQueries(build)``, where ``build(dealer_id, customer_id)`` returns querysets
+   giving one row per entry with its time annotated as ``timeline_at`` (several entries per row:
+   one queryset each; a date: ``local_midnight("column")``). The timeline first reads, in one
+   query over all such providers, the times of the newest ``limit`` entries, and asks only the
+   providers that hold some of them, each for as many as it holds. Most customers have entries
+   from a few sources, so the 360 page runs a few queries instead of one per provider.
+4. Run the provider's query through ``ProviderQuery(build)``: built and compiled once per shape,
+   then only run (dealercrm.core.prepared). The ORM's building of a query costs more than the
+   database's answer, and the page runs one per provider.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import Http404
@@ -73,13 +74,51 @@ def visible_customers(user: User) -> CustomerQuerySet:
 def get_customer_for_user(user: User, customer_id: int | str) -> Customer:
     """The customer, or Http404 alike for missing, deleted, another dealer's or not visible."""
     try:
-        return (
-            visible_customers(user)
-            .select_related("assigned_consultant", "dealer")
-            .get(pk=int(customer_id))
-        )
-    except (Customer.DoesNotExist, TypeError, ValueError) as exc:
+        pk = int(customer_id)
+    except (TypeError, ValueError) as exc:
         raise Http404 from exc
+    if _of_one_dealer(user):
+        # Every page of a customer starts here: a dealer's staff take the prepared way, the
+        # same filters as visible_customers() (and the scope checked by the prepared query).
+        kwargs = {"dealer_id": user.dealer_id, "customer_id": pk}
+        if not user.has_perm(Perm.VIEW_ALL_DEALER_CUSTOMERS):
+            kwargs["consultant_id"] = user.pk
+        try:
+            found = _DEALERS_CUSTOMER(**kwargs)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        if not found:
+            raise Http404
+        return found[0]
+    try:
+        return visible_customers(user).select_related("assigned_consultant", "dealer").get(pk=pk)
+    except Customer.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _of_one_dealer(user: User) -> bool:
+    """visible_customers() limits this user to their own dealer's customers."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.role != Role.SYSTEM_ADMIN
+        and not (user.has_perm(Perm.VIEW_NETWORK) and user.brand_id)
+        and bool(user.dealer_id)
+    )
+
+
+def _dealers_customer(
+    dealer_id: int, customer_id: int, consultant_id: int | None = None
+) -> QuerySet:
+    rows = Customer.objects.active().filter(dealer_id=dealer_id, pk=customer_id)
+    if consultant_id is not None:
+        rows = rows.filter(assigned_consultant_id=consultant_id)
+    return rows.select_related("assigned_consultant", "dealer")
+
+
+_DEALERS_CUSTOMER = PreparedQuery(
+    _dealers_customer, params={"dealer_id": int, "customer_id": int, "consultant_id": int}
+)
 
 
 # --- the list ---------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The customer 360 page at scale: median and p95 of GET /customers/<id>/ as a dealer manager.
 
 Run on demand against the database that benchmarks/search.py loaded (same environment
-variables), never in the test suite:
+variables), never in the test suite. On PostgreSQL every table the page reads is first read into
+shared buffers (benchmarks/prewarm.py), as on a server whose working set is in memory; --cold
+skips that, and then the first visit of each sample customer reads from disk:
 
     DEALERCRM_VAR_DIR=/tmp/bench-sqlite uv run python benchmarks/customer_360.py --requests 200
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench uv run python benchmarks/customer_360.py
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -26,8 +29,10 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from benchmarks.prewarm import prewarm  # noqa: E402
 from dealercrm.core.models import User  # noqa: E402
 from dealercrm.core.tenancy import DealerScope, dealer_scope  # noqa: E402
 from dealercrm.customers.models import Customer  # noqa: E402
@@ -37,6 +42,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="PostgreSQL: do not read the page's tables into shared buffers first",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     manager = User.objects.filter(username__startswith="bench-manager-").order_by("id").first()
@@ -49,7 +59,10 @@ def main() -> None:
         )
     client = Client()
     client.force_login(manager)
-    client.get(reverse("customers:detail", args=[ids[0]]))  # warm up templates and caches
+    with CaptureQueriesContext(connection) as first:  # warms up templates and caches too
+        client.get(reverse("customers:detail", args=[ids[0]]))
+    if not args.cold:  # every table the page reads, as its queries name them
+        prewarm(sorted({t for q in first for t in re.findall(r'(?:FROM|JOIN) "(\w+)"', q["sql"])}))
     samples = []
     for _ in range(args.requests):
         url = reverse("customers:detail", args=[rng.choice(ids)])
@@ -60,7 +73,8 @@ def main() -> None:
     samples.sort()
     p95 = samples[round(0.95 * (len(samples) - 1))]
     print(
-        f"{connection.vendor}, {total:,} customers, {args.requests} requests, load average "
+        f"{connection.vendor}, {total:,} customers, {args.requests} requests"
+        f"{' (cold)' if args.cold else ''}, load average "
         f"{os.getloadavg()}: median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms"
     )
 

@@ -40,6 +40,7 @@ from django.core.management.color import no_style  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from benchmarks.prewarm import prewarm as prewarm_tables  # noqa: E402
 from dealercrm.core.models import Brand, Dealer, Region, User  # noqa: E402
 from dealercrm.core.permissions import Role  # noqa: E402
 from dealercrm.core.scoping import scope_for_user  # noqa: E402
@@ -381,33 +382,8 @@ def naive_like(kind: str, q: str, dealer_ids: list[int] | None) -> None:
 
 
 def prewarm() -> None:
-    """PostgreSQL: read the tables and indexes a search touches into shared buffers first.
-
-    A server's working set is in memory; a benchmark right after the load is not, and on this
-    VM the kernel's page cache does not keep a 2.8 GB database for long, so the first query of
-    each sample customer read from disk (the p95 of a run was its first-touch reads). This needs
-    `shared_buffers` larger than those relations (docs/benchmarks.md) and the pg_prewarm
-    extension that ships with PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return
-    tables = [m._meta.db_table for m in (SearchKey, Customer, CustomerPhone, Vehicle, Dealer)]
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        cursor.execute("SHOW shared_buffers")
-        shared_buffers = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.relname = ANY(%s) "
-            "OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
-            "WHERE t.relname = ANY(%s))",
-            [tables, tables],
-        )
-        blocks = cursor.fetchone()[0]
-    print(
-        f"prewarmed {blocks * 8 / 1024:,.0f} MB in {time.perf_counter() - started:.1f}s "
-        f"(shared_buffers {shared_buffers})",
-        flush=True,
-    )
+    """The tables and indexes a search touches (benchmarks/prewarm.py)."""
+    prewarm_tables([SearchKey, Customer, CustomerPhone, Vehicle, Dealer])
 
 
 def run(seed: int, per_kind: int, repeat: int, naive_repeat: int, warm: bool = True) -> None:

@@ -102,6 +102,10 @@ TEMPLATES = [
     }
 ]
 
+# Prepared queries (dealercrm.core.prepared) are also prepared on a PostgreSQL server; turn off
+# behind a connection pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+
 # SQLite in var/ by default; PostgreSQL (or any engine dj-database-url knows) when DATABASE_URL is set.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:

@@ -5,19 +5,25 @@ the database's answer (the customer 360 page ran 15 such queries per view). A qu
 never changes, only its values, can skip that work after the first time:
 
     newest_orders = PreparedQuery(
-        lambda dealer_id, customer_id, limit: Order.objects.filter(
+        lambda dealer_id, customer_id: Order.objects.filter(
             dealer_id=dealer_id, customer_id=customer_id
-        ).order_by("-created_at").values("id", "created_at")[:limit],
+        ).order_by("-created_at").values("id", "created_at"),
         params={"dealer_id": int, "customer_id": int},
     )
     rows = newest_orders(dealer_id=3, customer_id=42, limit=20)  # [{"id": …, "created_at": …}]
 
-The builder is called once per "shape" (the keyword arguments not in `params`, such as
-`limit` here, since Django writes LIMIT into the SQL text) with stand-in values for `params`;
-later calls run the cached SQL with the real values put where the stand-ins were, and convert
-the results as the ORM would (dates, times, booleans, JSON). The builder returns a `.values()`
-query (rows come back as dicts) or a model query (model instances, with their select_related
-objects and annotations; no prefetch_related), and uses each parameter only as a plain value.
+The builder is called once per "shape" (the keyword arguments not in `params`, and which of
+`params` are given) with stand-in values for `params`; later calls run the cached SQL with the
+real values put where the stand-ins were, and convert the results as the ORM would (dates,
+times, booleans, JSON). The builder returns a `.values()` query (rows come back as dicts) or a
+model query (model instances, with their select_related objects and annotations; no
+prefetch_related), and uses each parameter only as a plain value. `limit` is a parameter of
+every prepared query (None: all rows); the builder does not slice.
+
+On PostgreSQL the query is also prepared on the server (psycopg's prepared statements, one per
+shape and connection), which saves the planning: 3 ms of the timeline's 17-table UNION ALL,
+against 1 ms to run it. Django turns those off for connection poolers in transaction mode
+(PgBouncer before 1.21); behind one, set DB_PREPARED_STATEMENTS=0.
 
 Tenancy: the query is compiled in a network-wide scope, so no request's dealer filter is
 frozen into the cached SQL; a `dealer_id` parameter is therefore required, and every call checks
@@ -34,14 +40,21 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 
 from .tenancy import DealerScope, dealer_scope, require_scope
+
+try:  # psycopg 3, through Django's cursor of server-side binding
+    from django.db.backends.postgresql.base import ServerBindingCursor as _psycopg_cursor
+except (ImportError, ImproperlyConfigured):  # no PostgreSQL driver: SQLite only
+    _psycopg_cursor = None
 
 # Stand-ins: values no real query uses, one per parameter, of the parameter's type.
 _INT_STAND_IN = -7_340_912_000_000
@@ -57,6 +70,7 @@ class _Compiled:
     slots: tuple[tuple[int, str], ...]  # (position in params, parameter name)
     compiler: Any
     converters: dict
+    server_side: bool  # prepared on the server (PostgreSQL)
     make: Callable[[list], Any]  # a converted row -> a dict or a model instance
 
 
@@ -74,14 +88,15 @@ class PreparedQuery:
         # Per thread: a compiled query keeps its thread's connection (Django's are per thread).
         self._local = threading.local()
 
-    def __call__(self, **kwargs: Any) -> list[Any]:
+    def __call__(self, *, limit: int | None = None, **kwargs: Any) -> list[Any]:
         scope = require_scope()
         if not scope.allows(kwargs["dealer_id"]):
             raise PermissionDenied("This dealer's rows are outside the current scope.")
-        # The shape: the other arguments, and which parameters are given (an optional one, such
-        # as a `before` time, adds a filter).
+        # The shape: the other arguments, which parameters are given (an optional one, such as a
+        # `before` time, adds a filter), and whether there is a limit.
         shape = tuple(sorted((k, v) for k, v in kwargs.items() if k not in self.params)) + (
             tuple(sorted(k for k in kwargs if k in self.params)),
+            limit is not None,
         )
         cache = self._local.__dict__.setdefault("compiled", {})
         compiled = cache.get(shape)
@@ -91,7 +106,9 @@ class PreparedQuery:
         params = list(compiled.params)
         for position, name in compiled.slots:
             params[position] = self._adapt(connection, name, kwargs[name])
-        with connection.cursor() as cursor:
+        if limit is not None:
+            params.append(limit)
+        with _cursor(connection, server_side=compiled.server_side) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
@@ -106,7 +123,7 @@ class PreparedQuery:
         return value
 
     def _compile(self, shape: tuple) -> _Compiled:
-        *other, given = shape
+        *other, given, limited = shape
         stand_ins: dict[str, Any] = {}
         for number, (name, kind) in enumerate(self.params.items()):
             if name not in given:
@@ -123,6 +140,8 @@ class PreparedQuery:
             queryset = self.build(**stand_ins, **dict(other))
         if queryset._prefetch_related_lookups or queryset._known_related_objects:
             raise TypeError("A prepared query cannot prefetch or attach related objects.")
+        if queryset.query.is_sliced or queryset.query.select_for_update:
+            raise TypeError("A prepared query's builder must not slice or lock: pass `limit`.")
         alias = queryset.db or router.db_for_read(queryset.model)
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
@@ -139,6 +158,8 @@ class PreparedQuery:
             if isinstance(value, int) and str(abs(value)) in sql:
                 raise ValueError("A parameter was written into the SQL text; it cannot vary.")
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        if limited:
+            sql += " LIMIT %s"  # a parameter, not text: one statement whatever the limit
         return _Compiled(
             alias=alias,
             sql=sql,
@@ -146,12 +167,48 @@ class PreparedQuery:
             slots=slots,
             compiler=compiler,
             converters=compiler.get_converters(fields),
+            server_side=compiler.connection.vendor == "postgresql"
+            and settings.DB_PREPARED_STATEMENTS,
             make=(
                 _instances(compiler, alias)
                 if queryset._iterable_class is ModelIterable
                 else _dicts(queryset)
             ),
         )
+
+
+def _cursor(connection: Any, *, server_side: bool) -> Any:
+    """Django's cursor; on PostgreSQL with server_side, one binding its parameters on the
+    server and preparing each statement there (Django's binds them in the client, and so
+    cannot prepare), wrapped as Django wraps its own (query log, error translation)."""
+    if not server_side:
+        return connection.cursor()
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Django sets None: psycopg then prepares nothing, asked or not. Asked only: Django's
+        # own cursors bind in the client and never prepare.
+        connection.connection.prepare_threshold = 2**31
+    cursor = _PreparingCursor(connection.connection)
+    if connection.queries_logged:
+        cursor.shown_by = connection.ops
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(cursor)
+
+
+if _psycopg_cursor is not None:
+
+    class _PreparingCursor(_psycopg_cursor):  # type: ignore[misc, valid-type]
+        shown_by: Any = None  # the connection's ops, when Django logs the queries
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            result = super().execute(query, params, prepare=True)
+            if self.shown_by is not None:
+                # Django's query log reads the query from here (it cannot show a prepared
+                # statement's): the SQL with its values, as Django shows its own.
+                self._query = SimpleNamespace(
+                    query=self.shown_by.compose_sql(query, params).encode()
+                )
+            return result
 
 
 def _dicts(queryset: QuerySet) -> Callable[[list], dict]:

@@ -174,9 +174,7 @@ class ProviderQuery:
         self._bound = bound
         before_type = datetime.date if bound is not None else datetime.datetime
         self._prepared = PreparedQuery(
-            lambda dealer_id, customer_id, before=None, *, limit: build(
-                dealer_id, customer_id, before
-            )[:limit],
+            lambda dealer_id, customer_id, before=None: build(dealer_id, customer_id, before),
             params={"dealer_id": int, "customer_id": int, "before": before_type},
         )
 
@@ -268,7 +266,6 @@ def _build_newest_entries(
     customer_id: int,
     before: datetime.datetime | None = None,
     *,
-    limit: int,
     sources: tuple[int, ...],
     **_shape: object,
 ) -> models.QuerySet:
@@ -284,7 +281,7 @@ def _build_newest_entries(
                 queryset.order_by().values("timeline_at", "timeline_place", "timeline_row")
             )
     newest = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-    return newest.order_by("-timeline_at", "timeline_place", "-timeline_row")[:limit]
+    return newest.order_by("-timeline_at", "timeline_place", "-timeline_row")
 
 
 _NEWEST_ENTRIES = PreparedQuery(

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 PARAMS = {"dealer_id": int, "customer_id": int, "before": datetime.datetime}
 
 
-def interactions(dealer_id, customer_id, before=None, *, limit):  # noqa: ANN001, ANN201
+def interactions(dealer_id, customer_id, before=None):  # noqa: ANN001, ANN201
     rows = (
         Interaction.objects.filter(dealer_id=dealer_id, customer_id=customer_id)
         .select_related("author", "customer")
@@ -32,7 +32,7 @@ def interactions(dealer_id, customer_id, before=None, *, limit):  # noqa: ANN001
     )
     if before is not None:
         rows = rows.filter(occurred_at__lt=before)
-    return rows[:limit]
+    return rows
 
 
 @pytest.fixture
@@ -64,22 +64,23 @@ def test_instances_are_the_orms_with_related_objects_annotations_and_aware_times
     prepared = PreparedQuery(interactions, params=PARAMS)
     for customer in history:
         kwargs = {"dealer_id": customer.dealer_id, "customer_id": customer.pk}
-        orm = list(interactions(**kwargs, limit=4))
+        orm = list(interactions(**kwargs)[:4])
         rows = prepared(**kwargs, limit=4)
         assert [_fields(row) for row in rows] == [_fields(row) for row in orm]
         assert all(timezone.is_aware(row.occurred_at) for row in rows)
         before = orm[1].occurred_at
         assert [row.pk for row in prepared(**kwargs, before=before, limit=10)] == [
-            row.pk for row in interactions(**kwargs, before=before, limit=10)
+            row.pk for row in interactions(**kwargs, before=before)[:10]
         ]
+        assert len(prepared(**kwargs)) == 6  # no limit: all
 
 
 def test_it_is_built_and_compiled_once_per_shape_then_only_run(history):
     built = []
 
-    def build(dealer_id, customer_id, before=None, *, limit):  # noqa: ANN001, ANN202
-        built.append((limit, before is not None))
-        return interactions(dealer_id, customer_id, before, limit=limit)
+    def build(dealer_id, customer_id, before=None):  # noqa: ANN001, ANN202
+        built.append(before is not None)
+        return interactions(dealer_id, customer_id, before)
 
     prepared = PreparedQuery(build, params=PARAMS)
     customer = history[0]
@@ -90,7 +91,8 @@ def test_it_is_built_and_compiled_once_per_shape_then_only_run(history):
         assert len(queries) == 1
         prepared(**kwargs, limit=3)
         prepared(**kwargs, limit=3, before=timezone.now())
-    assert built == [(2, False), (3, False), (3, True)]
+    # The limit is a parameter: another limit is the same statement; a `before`, another.
+    assert built == [False, True]
 
 
 def test_values_rows_are_dicts_with_booleans_and_times_converted(dealer, manager):
@@ -173,3 +175,32 @@ def test_queries_it_cannot_prepare_are_refused_when_first_run(history):
     )
     with pytest.raises(TypeError, match="prefetch"):
         prefetches(**kwargs)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.parametrize("on", [True, False])
+def test_on_postgresql_the_statement_is_prepared_on_the_server_unless_turned_off(
+    history, settings, on
+):
+    settings.DB_PREPARED_STATEMENTS = on
+    prepared = PreparedQuery(interactions, params=PARAMS)
+    customer = history[0]
+    for limit in (2, 5, 3):  # one statement whatever the limit
+        rows = prepared(dealer_id=customer.dealer_id, customer_id=customer.pk, limit=limit)
+        assert len(rows) == limit
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE statement LIKE %s AND statement LIKE %s",
+            ['%"customers_interaction"%', "%UPPER%"],
+        )
+        assert cursor.fetchone()[0] == (1 if on else 0)
+
+
+def test_a_builder_that_slices_is_refused(history):
+    sliced = PreparedQuery(
+        lambda dealer_id, customer_id: interactions(dealer_id, customer_id)[:3],
+        params={"dealer_id": int, "customer_id": int},
+    )
+    with pytest.raises(TypeError, match="must not slice"):
+        sliced(dealer_id=history[0].dealer_id, customer_id=history[0].pk)

@@ -177,6 +177,15 @@ class PreparedQuery:
         )
 
 
+def preparing_cursor(connection: Any) -> Any:
+    """For hand-written SQL run on every keystroke or page: a cursor that prepares each
+    statement on a PostgreSQL server (when DB_PREPARED_STATEMENTS is on); Django's own cursor
+    elsewhere. Its parameters are bound on the server, so each needs a type PostgreSQL can
+    infer or a cast."""
+    server_side = connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS
+    return _cursor(connection, server_side=server_side)
+
+
 def _cursor(connection: Any, *, server_side: bool) -> Any:
     """Django's cursor; on PostgreSQL with server_side, one binding its parameters on the
     server and preparing each statement there (Django's binds them in the client, and so

@@ -20,6 +20,7 @@ from django.db import router as db_router
 
 from dealercrm.core.models import Dealer, User
 from dealercrm.core.permissions import Perm
+from dealercrm.core.prepared import preparing_cursor
 from dealercrm.core.tenancy import require_scope
 from dealercrm.customers.contact_masking import mask_phone
 from dealercrm.customers.models import Customer, CustomerPhone, LifecycleStage
@@ -208,7 +209,7 @@ def _keys_lateral(
         f"CROSS JOIN (VALUES {values_sql}) AS p(kind, lo, hi) "
         f"CROSS JOIN LATERAL ({''.join(body)}) AS k"
     )
-    with connections[alias].cursor() as cursor:
+    with preparing_cursor(connections[alias]) as cursor:  # planned once per connection
         cursor.execute(query, [dealer_ids, *probe_params, *body_params])
         return [tuple(row) for row in cursor.fetchall()]
 
@@ -247,19 +248,26 @@ def _visible_customer_rows(user: User, customer_ids: list[int]) -> list[tuple]:
         Dealer._meta.db_table,
     )
     consultant_id = None if user.has_perm(Perm.VIEW_ALL_DEALER_CUSTOMERS) else user.pk
+    connection = connections[db_router.db_for_read(Customer)]
+    if connection.vendor == "postgresql":
+        # Arrays: one statement whatever the numbers of ids, prepared once per connection.
+        dealers, customers = "= ANY(%s::bigint[])", "= ANY(%s::bigint[])"
+        params: list[Any] = [dealer_ids, customer_ids, False]
+    else:
+        dealers = f"IN ({', '.join(['%s'] * len(dealer_ids))})"
+        customers = f"IN ({', '.join(['%s'] * len(customer_ids))})"
+        params = [*dealer_ids, *customer_ids, False]
     sql = (
         f"SELECT c.id, c.name, c.kind, c.lifecycle_stage, c.dealer_id, d.name, "  # noqa: S608
         f"(SELECT p.number FROM {phone} p WHERE p.dealer_id = c.dealer_id "
         f"AND p.customer_id = c.id ORDER BY p.is_primary DESC, p.id LIMIT 1) "
         f"FROM {customer} c JOIN {dealer} d ON d.id = c.dealer_id "
-        f"WHERE c.dealer_id IN ({', '.join(['%s'] * len(dealer_ids))}) "
-        f"AND c.id IN ({', '.join(['%s'] * len(customer_ids))}) AND c.is_deleted = %s"
+        f"WHERE c.dealer_id {dealers} AND c.id {customers} AND c.is_deleted = %s"
     )
-    params: list[Any] = [*dealer_ids, *customer_ids, False]
     if consultant_id is not None:
         sql += " AND c.assigned_consultant_id = %s"
         params.append(consultant_id)
-    with connections[db_router.db_for_read(Customer)].cursor() as cursor:
+    with preparing_cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -70,7 +70,6 @@ class _Compiled:
     slots: tuple[tuple[int, str], ...]  # (position in params, parameter name)
     compiler: Any
     converters: dict
-    server_side: bool  # prepared on the server (PostgreSQL)
     make: Callable[[list], Any]  # a converted row -> a dict or a model instance
 
 
@@ -108,7 +107,7 @@ class PreparedQuery:
             params[position] = self._adapt(connection, name, kwargs[name])
         if limit is not None:
             params.append(limit)
-        with _cursor(connection, server_side=compiled.server_side) as cursor:
+        with preparing_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
@@ -167,8 +166,6 @@ class PreparedQuery:
             slots=slots,
             compiler=compiler,
             converters=compiler.get_converters(fields),
-            server_side=compiler.connection.vendor == "postgresql"
-            and settings.DB_PREPARED_STATEMENTS,
             make=(
                 _instances(compiler, alias)
                 if queryset._iterable_class is ModelIterable
@@ -182,16 +179,10 @@ def preparing_cursor(connection: Any) -> Any:
     statement on a PostgreSQL server (when DB_PREPARED_STATEMENTS is on); Django's own cursor
     elsewhere. Its parameters are bound on the server, so each needs a type PostgreSQL can
     infer or a cast."""
-    server_side = connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS
-    return _cursor(connection, server_side=server_side)
-
-
-def _cursor(connection: Any, *, server_side: bool) -> Any:
-    """Django's cursor; on PostgreSQL with server_side, one binding its parameters on the
-    server and preparing each statement there (Django's binds them in the client, and so
-    cannot prepare), wrapped as Django wraps its own (query log, error translation)."""
-    if not server_side:
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
         return connection.cursor()
+    # Django's own cursor binds in the client and so cannot prepare: this one binds on the
+    # server, wrapped as Django wraps its own (query log, error translation).
     connection.ensure_connection()
     if connection.connection.prepare_threshold is None:
         # Django sets None: psycopg then prepares nothing, asked or not. Asked only: Django's

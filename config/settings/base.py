@@ -174,7 +174,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # in the database, because a per-process cache would keep a logged-out session alive elsewhere.
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {"BACKEND": "dealercrm.core.redis_cache.RedisCache", "LOCATION": REDIS_URL}
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:

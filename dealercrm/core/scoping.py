@@ -17,7 +17,8 @@ def scope_for_user(user: User) -> DealerScope:
     if user.role == Role.SYSTEM_ADMIN:
         return DealerScope(dealer_ids=None, is_network=True, user_id=user.pk)
     if user.has_perm(Perm.VIEW_NETWORK) and user.brand_id:
-        ids = brand_dealer_ids(user.brand_id)
+        # Carried by a user read from the cache (core.user_cache), else read now.
+        ids = user.__dict__.get("_brand_dealer_ids") or brand_dealer_ids(user.brand_id)
         return DealerScope(dealer_ids=ids, is_network=True, user_id=user.pk)
     if user.dealer_id:
         return DealerScope(dealer_ids=frozenset({user.dealer_id}), user_id=user.pk)

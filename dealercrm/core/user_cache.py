@@ -6,6 +6,10 @@ change rarely and only through `save()` / `delete()` (nothing updates them in bu
 is cached and forgotten on any change to the user, their dealer or their department: a changed
 role, a deactivation or a new password is in force on the next request.
 
+A network user's row also carries their brand's dealer ids (`core.scoping.scope_for_user` needs
+them on every request; one read instead of two), so adding or changing a dealer forgets the
+brand's users too.
+
 Only a cache shared by every process may hold it (Redis: `REDIS_URL`), otherwise one process
 would keep a deactivated user signed in until the entry expired; `USER_CACHE_SECONDS` is 0
 (off) without Redis, and in the tests but its own (tests/core/test_user_cache.py).
@@ -21,6 +25,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
 from .models import Dealer, Department, User
+from .permissions import Perm
 
 
 def _key(user_id: int) -> str:
@@ -40,6 +45,10 @@ def cached_user(user_id: int) -> User | None:
     except User.DoesNotExist:
         return None
     if seconds:
+        if user.brand_id and user.has_perm(Perm.VIEW_NETWORK):
+            from .scoping import brand_dealer_ids
+
+            user._brand_dealer_ids = brand_dealer_ids(user.brand_id)
         cache.set(_key(user_id), user, seconds)
     return user
 
@@ -70,7 +79,18 @@ def _staff_of_changed(field: str):  # noqa: ANN202
     return handler
 
 
-_dealer_changed = _staff_of_changed("dealer_id")
+_staff_of_dealer_changed = _staff_of_changed("dealer_id")
+
+
+def _dealer_changed(sender, instance: Dealer, **kwargs) -> None:  # noqa: ANN001
+    """Its staff, and its brand's users, whose cached rows carry the brand's dealer ids."""
+    _staff_of_dealer_changed(sender, instance, **kwargs)
+    if settings.USER_CACHE_SECONDS and instance.brand_id is not None:
+        forget_users(
+            User._default_manager.filter(brand_id=instance.brand_id).values_list("pk", flat=True)
+        )
+
+
 _department_changed = _staff_of_changed("department_id")
 
 
@@ -78,6 +98,7 @@ def connect() -> None:
     post_save.connect(_user_changed, sender=User, dispatch_uid="user_cache.user.save")
     post_delete.connect(_user_changed, sender=User, dispatch_uid="user_cache.user.delete")
     post_save.connect(_dealer_changed, sender=Dealer, dispatch_uid="user_cache.dealer.save")
+    post_delete.connect(_dealer_changed, sender=Dealer, dispatch_uid="user_cache.dealer.delete")
     post_save.connect(_department_changed, sender=Department, dispatch_uid="user_cache.dept.save")
     # Before: deleting a department sets its staff's department to NULL with an UPDATE that
     # sends no signal for them, and afterwards they can no longer be found by it.

@@ -129,3 +129,29 @@ def test_cached_row_is_dropped_again_at_commit(django_capture_on_commit_callback
     for callback in callbacks:
         callback()
     assert cached_user(user.pk).role == Role.DEALER_ADMIN
+
+
+def test_a_network_users_row_carries_the_brands_dealers_and_a_new_dealer_is_seen_at_once(
+    brand, dealer
+):
+    from dealercrm.core.scoping import scope_for_user
+    from dealercrm.core.services import dealer_create
+    from tests.core.factories import BrandFactory, DealerFactory
+
+    oem = UserFactory(role=Role.OEM_ANALYST, dealer=None, brand=brand)
+    DealerFactory(brand=BrandFactory(code="other", name="别的品牌"))  # never in its scope
+    cached_user(oem.pk)  # cached with the brand's dealers
+    again = cached_user(oem.pk)
+    assert again.__dict__["_brand_dealer_ids"] == {dealer.pk}
+    assert scope_for_user(again).dealer_ids == {dealer.pk}
+
+    admin = UserFactory(role=Role.OEM_ADMIN, dealer=None, brand=brand)
+    new = dealer_create(
+        actor=admin,
+        region=dealer.region,
+        code="NEW01",
+        name="新开极光4S店",
+        province="上海市",
+        city="上海市",
+    )
+    assert scope_for_user(cached_user(oem.pk)).dealer_ids == {dealer.pk, new.pk}

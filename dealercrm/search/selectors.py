@@ -24,6 +24,7 @@ from dealercrm.core.prepared import preparing_cursor
 from dealercrm.core.tenancy import require_scope
 from dealercrm.customers.contact_masking import mask_phone
 from dealercrm.customers.models import Customer, CustomerPhone, LifecycleStage
+from dealercrm.vehicles.models import Vehicle
 
 from .keys import normalise_text
 from .models import KeyKind, SearchKey
@@ -92,16 +93,18 @@ _TEMPLATES: dict[tuple, tuple[str, tuple[tuple[str | None, object], ...]]] = {}
 
 
 def _branch_template(
-    alias: str, *, exact_only: bool, consultant: bool, limit: int
+    alias: str, *, exact_only: bool, consultant: bool, limit: int, vehicle_id: bool = False
 ) -> tuple[str, tuple[tuple[str | None, object], ...]]:
     """The SQL of one branch, compiled by the ORM once per shape and kept.
 
     Compiling a queryset costs far more than running it (a network user's search has a dozen
     branches or more), and every branch has the same shape, so it is compiled once with sentinel
     values and each branch fills in its own. The base manager is used only to build this text:
-    the dealer ids filled in come from the active scope (`_scope_dealer_ids`).
+    the dealer ids filled in come from the active scope (`_scope_dealer_ids`). With
+    `vehicle_id` the branch gives the key's vehicle id instead of its plate and VIN, for a
+    caller that joins the vehicles of the keys it keeps only.
     """
-    key = (alias, exact_only, consultant, limit)
+    key = (alias, exact_only, consultant, limit, vehicle_id)
     if key not in _TEMPLATES:
         qs = SearchKey._base_manager.using(alias).filter(
             dealer_id=_SLOTS["dealer_id"], kind=_SLOTS["kind"]
@@ -119,9 +122,8 @@ def _branch_template(
                 customer__is_deleted=False,
                 customer__assigned_consultant_id=_SLOTS["consultant_id"],
             )
-        rows = qs.order_by("term").values_list(
-            "customer_id", "kind", "term", "vehicle__plate", "vehicle__vin"
-        )[:limit]
+        vehicle = ("vehicle_id",) if vehicle_id else ("vehicle__plate", "vehicle__vin")
+        rows = qs.order_by("term").values_list("customer_id", "kind", "term", *vehicle)[:limit]
         sql, params = rows.query.get_compiler(using=alias).as_sql()
         by_value = {v: k for k, v in _SLOTS.items()}
         slots = tuple(
@@ -178,14 +180,19 @@ def _keys_lateral(
     consultant_id: int | None,
     limit: int,
 ) -> list[tuple[int, int, str, str | None, str | None]]:
-    """PostgreSQL: the same branches as one LATERAL subquery run per (dealer, probe).
+    """PostgreSQL: the same branches as one LATERAL subquery run per (dealer, probe), cut to the
+    best `limit` customers of each probe before the vehicles are joined.
 
     PostgreSQL spends about half a millisecond planning each branch of a UNION, which a network
     user's dozens of branches turn into tens of milliseconds; a LATERAL subquery is planned once
     and still walks the index in order, stopping after `limit` rows, for each dealer and probe.
+    A network user's twelve dealers give up to twelve times `limit` keys per probe, of which the
+    caller keeps `limit` customers in all; within a probe a key's rank follows its term (an exact
+    match is the smallest term of the range), so the database keeps each probe's best `limit`
+    customers (each at its best key) and reads the plate and VIN of those keys only.
     """
     sql, slots = _branch_template(
-        alias, exact_only=False, consultant=consultant_id is not None, limit=limit
+        alias, exact_only=False, consultant=consultant_id is not None, limit=limit, vehicle_id=True
     )
     pieces = sql.split("%s")
     refs = {"dealer_id": "d.id", "kind": "p.kind", "lo": "p.lo", "hi": "p.hi"}
@@ -200,17 +207,27 @@ def _keys_lateral(
         body.append(piece)
     probes = routed.probes
     # An exact probe is the range [t, t + U+0001): only t itself lies in it.
-    values_sql = ", ".join(["(%s::integer, %s::text, %s::text)"] * len(probes))
+    values_sql = ", ".join(["(%s::integer, %s::integer, %s::text, %s::text)"] * len(probes))
     probe_params: list[Any] = []
-    for p in probes:
-        probe_params.extend([int(p.kind), p.term, p.term + "\x01" if p.exact_only else p.upper])
+    for order, p in enumerate(probes):
+        upper = p.term + "\x01" if p.exact_only else p.upper
+        probe_params.extend([order, int(p.kind), p.term, upper])
+    vehicle = Vehicle._meta.db_table
     query = (
-        f"SELECT k.* FROM unnest(%s::bigint[]) AS d(id) "  # noqa: S608
-        f"CROSS JOIN (VALUES {values_sql}) AS p(kind, lo, hi) "
-        f"CROSS JOIN LATERAL ({''.join(body)}) AS k"
+        f"WITH found AS (SELECT p.ord, k.customer_id, k.kind, k.term, k.vehicle_id "  # noqa: S608
+        f"FROM unnest(%s::bigint[]) AS d(id) "
+        f"CROSS JOIN (VALUES {values_sql}) AS p(ord, kind, lo, hi) "
+        f"CROSS JOIN LATERAL ({''.join(body)}) AS k), "
+        # Each customer once per probe, at their best key; then the probe's best customers.
+        f"best AS (SELECT DISTINCT ON (ord, customer_id) * FROM found "
+        f"ORDER BY ord, customer_id, term), "
+        f"ranked AS (SELECT *, row_number() OVER (PARTITION BY ord ORDER BY term, customer_id) "
+        f"AS n FROM best) "
+        f"SELECT r.customer_id, r.kind, r.term, v.plate, v.vin FROM ranked r "
+        f"LEFT JOIN {vehicle} v ON v.id = r.vehicle_id WHERE r.n <= %s::integer"
     )
     with preparing_cursor(connections[alias]) as cursor:  # planned once per connection
-        cursor.execute(query, [dealer_ids, *probe_params, *body_params])
+        cursor.execute(query, [dealer_ids, *probe_params, *body_params, limit])
         return [tuple(row) for row in cursor.fetchall()]
 
 

@@ -173,3 +173,52 @@ def test_the_number_of_queries_of_a_search_does_not_grow_with_the_matches(
     with dealer_scope(scope_for_user(user)), django_assert_num_queries(2):
         many = search_customers(user, "张", limit=50)
     assert len(many) > len(few)
+
+
+def _best_ranks(user, query: str) -> dict[int, tuple]:
+    """The oracle: every key in the user's dealers read from the table and ranked in Python,
+    each customer at its best key."""
+    from dealercrm.search.models import SearchKey
+    from dealercrm.search.selectors import _match_class, route_query
+
+    scope = scope_for_user(user)
+    best: dict[int, tuple] = {}
+    with dealer_scope(scope):
+        keys = list(SearchKey.objects.values_list("customer_id", "kind", "term"))
+    for order, probe in enumerate(route_query(query).probes):
+        for customer_id, kind, term in keys:
+            in_range = term == probe.term if probe.exact_only else term.startswith(probe.term)
+            if kind != probe.kind or not in_range:
+                continue
+            rank = (_match_class(kind, term, probe), order, term)
+            if customer_id not in best or rank < best[customer_id]:
+                best[customer_id] = rank
+    return best
+
+
+@pytest.mark.parametrize("role", [Role.DEALER_MANAGER, Role.OEM_ANALYST])
+def test_the_best_matches_are_found_when_every_dealer_has_more_than_the_limit(
+    dealer, other_dealer, brand, make_user, role
+):
+    """More matching keys than the limit in every dealer and probe, several keys of one customer
+    in one probe (names like 张伟伟), and equal terms: the hits are the best-ranked customers of
+    all, each at their best key, as the oracle that reads every key finds them."""
+    import itertools
+
+    third = DealerFactory(brand=brand, name="广州天河极光4S店")
+    user = make_user(role)
+    letters = "张王伟三"
+    names_ = ["".join(t) for n in (1, 2, 3) for t in itertools.product(letters, repeat=n)]
+    for i, name in enumerate(names_):
+        searchable_customer(
+            (dealer, other_dealer, third)[i % 3],
+            name,
+            phones=[f"+86138{i % 7:04d}{i:04d}", f"+86139{i % 5:04d}{i:04d}"],
+        )
+    for query in ("张", "伟", "王伟", "伟伟", "zw", "w", "wang", "0001", "1234"):
+        for limit in (10, 30):
+            hits = search_as(user, query, limit=limit)
+            best = _best_ranks(user, query)
+            expected = sorted(best.values())[:limit]
+            assert [h.rank for h in hits] == expected, (query, limit)
+            assert all(best[h.customer_id] == h.rank for h in hits), (query, limit)

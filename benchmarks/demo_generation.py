@@ -139,6 +139,11 @@ def main() -> None:
         help="SQLite: keep the database in this (empty) directory instead of a temporary one, "
         "e.g. to run benchmarks/search.py on it afterwards",
     )
+    parser.add_argument(
+        "--foundation-only",
+        action="store_true",
+        help="only the foundation's tables (dealercrm demo --foundation-only)",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -163,6 +168,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    from dealercrm.demo.generators import CHUNK_GENERATORS, FOUNDATION_GENERATORS
     from dealercrm.demo.runner import run_demo
 
     call_command("migrate", verbosity=0, skip_checks=True)
@@ -173,7 +179,10 @@ def main() -> None:
     with CpuSampler() as sampler:
         started = time.perf_counter()
         result = run_demo(
-            customers=args.customers, seed=args.seed, today=dt.date.fromisoformat(args.today)
+            customers=args.customers,
+            seed=args.seed,
+            today=dt.date.fromisoformat(args.today),
+            generators=FOUNDATION_GENERATORS if args.foundation_only else CHUNK_GENERATORS,
         )
         wall = time.perf_counter() - started
     busy_after, steal_after = machine_cpu()
@@ -188,6 +197,7 @@ def main() -> None:
                 "benchmark": "demo_generation",
                 "engine": args.engine,
                 "customers": args.customers,
+                "foundation_only": args.foundation_only,
                 "seconds": round(wall, 1),
                 "customers_per_second": round(args.customers / wall),
                 # The writing process, and the generating child (see dealercrm.demo.runner).

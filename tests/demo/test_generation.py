@@ -354,3 +354,46 @@ def test_ids_continue_from_existing_rows_and_sequences_follow():
     if connection.vendor == "sqlite":
         return
     assert created.id == top + 1
+
+
+def test_foundation_only_writes_the_foundations_tables_and_nothing_to_finish():
+    from dealercrm.sales.models import Lead
+    from dealercrm.service.models import RepairOrder
+
+    # When only the foundation is generated, from the command
+    call_command("demo", customers=60, seed=3, today=TODAY, foundation_only=True, verbosity=0)
+    # Then customers, their vehicles, readings, interactions and search keys are there
+    assert Customer.objects.unscoped().count() == 60
+    assert Vehicle.objects.unscoped().exists()
+    assert MileageReading.objects.unscoped().exists()
+    assert Interaction.objects.unscoped().exists()
+    assert SearchKey.objects.unscoped().exists()
+    # and no later feature's history
+    assert not Lead.objects.unscoped().exists()
+    assert not RepairOrder.objects.unscoped().exists()
+    # and what it made is what the whole demo makes of the same tables, but for the few second
+    # records the duplicates generator turns customers into
+    foundation = set(Customer.objects.unscoped().values_list("name", "birthday"))
+    delete_demo()
+    call_command("demo", customers=60, seed=3, today=TODAY, verbosity=0)
+    assert Lead.objects.unscoped().exists()
+    whole = set(Customer.objects.unscoped().values_list("name", "birthday"))
+    assert len(foundation & whole) >= 50
+
+
+def test_foundation_only_runs_no_finishing_step():
+    from dealercrm.demo.generators import FOUNDATION_GENERATORS
+
+    result = run_demo(customers=30, seed=3, today=TODAY, generators=FOUNDATION_GENERATORS)
+    assert not [k for k in result.phase_seconds if k.startswith("finish:")]
+    assert set(result.rows) == {
+        "customers.Consent",
+        "customers.Customer",
+        "customers.CustomerPhone",
+        "customers.CustomerTag",
+        "customers.Interaction",
+        "search.SearchKey",
+        "vehicles.MileageReading",
+        "vehicles.Vehicle",
+        "vehicles.VehicleOwnership",
+    }

@@ -80,8 +80,17 @@ CHUNK_GENERATORS: tuple[ChunkGenerator, ...] = (
     QUALITY,  # last: its finishing step audits what every other generator wrote
 )
 
+# The foundation alone (what `dealercrm demo --foundation-only` makes): customers with their
+# phones, consents and tags, vehicles and ownerships, mileage readings, interactions, and the
+# search keys. No sales, service, messaging, feedback or data-quality history, and no finishing
+# steps: the quickest network on which to try search and the customer 360 page at scale.
+FOUNDATION_GENERATORS: tuple[ChunkGenerator, ...] = tuple(
+    g for g in CHUNK_GENERATORS if g in (CUSTOMERS, VEHICLES, INTERACTIONS, MILEAGE, SEARCH_KEYS)
+)
+
 __all__ = [
     "CHUNK_GENERATORS",
+    "FOUNDATION_GENERATORS",
     "CHUNK_SIZE",
     "STAGES",
     "Chunk",

